@@ -1,0 +1,349 @@
+"""Typed model of an RFC 4575 conference-info document.
+
+Every complex type of the schema (RFC 4575 section 5, reused by XEP-0298) has a class here. The model is
+immutable: `merge` and `diff` build new objects and share the unchanged ones, which is what makes a change
+cost follow the size of the change rather than the size of the room.
+
+Keyed children are held in dicts keyed by their RFC 4575 key, in document order:
+users and endpoints by `entity`, media by `id`, available-media entries by `label`, URI entries by `uri`,
+sidebars-by-val entries by `entity`. A child without its key attribute is keyed by the empty string.
+
+Elements and attributes of other namespaces (extensions) are kept in order: `extensions` holds each foreign
+element as a self-contained XML fragment (only on the types whose schema admits them, `Extensible`),
+`other_attributes` the foreign attributes in Clark notation (`{namespace}name`).
+
+Models built in code are validated by pydantic as usual. The parser, whose input the RFC 4575 schema has
+already validated, builds them with `build_trusted` instead (validating twice would double the cost of every
+document); a test checks that both ways give equal models for every class.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Annotated, Any, TypeVar
+
+from lxml import etree
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticUndefined
+
+NAMESPACE = "urn:ietf:params:xml:ns:conference-info"
+MIME_TYPE = "application/conference-info+xml"
+MAX_VERSION = 2**32 - 1
+
+
+class State(StrEnum):
+    """The `state` attribute: how a partial document applies to the receiver's copy."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+    DELETED = "deleted"
+
+
+class EndpointStatus(StrEnum):
+    PENDING = "pending"
+    DIALING_OUT = "dialing-out"
+    DIALING_IN = "dialing-in"
+    ALERTING = "alerting"
+    ON_HOLD = "on-hold"
+    CONNECTED = "connected"
+    MUTED_VIA_FOCUS = "muted-via-focus"
+    DISCONNECTING = "disconnecting"
+    DISCONNECTED = "disconnected"
+
+
+class JoiningMethod(StrEnum):
+    DIALED_IN = "dialed-in"
+    DIALED_OUT = "dialed-out"
+    FOCUS_OWNER = "focus-owner"
+
+
+class DisconnectionMethod(StrEnum):
+    DEPARTED = "departed"
+    BOOTED = "booted"
+    FAILED = "failed"
+    BUSY = "busy"
+
+
+class MediaStatus(StrEnum):
+    RECVONLY = "recvonly"
+    SENDONLY = "sendonly"
+    SENDRECV = "sendrecv"
+    INACTIVE = "inactive"
+
+
+def _split_list(value: Any) -> Any:
+    """An `xs:list` arrives as whitespace-separated text."""
+    return tuple(value.split()) if isinstance(value, str) else value
+
+
+def _keyed(key: str) -> Any:
+    """Turn a list of children (dicts from the parser, or models) into a dict by their key.
+
+    Duplicate keys are a document error: dropping one silently would lose a participant.
+    """
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        out: dict[str, Any] = {}
+        for item in value:
+            k = (item.get(key) if isinstance(item, dict) else getattr(item, key)) or ""
+            if k in out:
+                raise ValueError(f"duplicate {key} {k!r}")
+            out[k] = item
+        return out
+
+    return BeforeValidator(convert)
+
+
+def canonical_fragment(el: etree._Element) -> str:
+    """An element as a self-contained fragment that declares only the namespaces it uses."""
+    el = copy.deepcopy(el)
+    el.tail = None
+    etree.cleanup_namespaces(el)
+    return etree.tostring(el, encoding="unicode")
+
+
+class Extension(BaseModel):
+    """A foreign-namespace element, kept as a self-contained XML fragment in canonical form (so that
+    equal elements compare equal however they were written)."""
+
+    model_config = ConfigDict(frozen=True)
+    xml: str
+
+    @field_validator("xml")
+    @classmethod
+    def _canonical(cls, xml: str) -> str:
+        try:
+            if "<!DOCTYPE" in xml:
+                raise ValueError("an extension cannot hold a DTD")
+            parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
+            el = etree.fromstring(xml.encode("utf-8"), parser)
+        except etree.XMLSyntaxError as exc:
+            raise ValueError(f"extension is not a well-formed element: {exc.msg}") from None
+        if etree.QName(el).namespace in (None, NAMESPACE):
+            raise ValueError("an extension is one element of another namespace")
+        return canonical_fragment(el)
+
+
+class Node(BaseModel):
+    """Base of every complex type: immutable, with the foreign attributes every type admits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    other_attributes: Mapping[str, str] = Field(default_factory=dict)
+
+
+class Extensible(Node):
+    """A complex type whose schema ends with `xs:any namespace="##other"`: it keeps foreign elements."""
+
+    extensions: tuple[Extension, ...] = ()
+
+
+class Execution(Node):
+    """execution-type: `referred`, `joining-info`, `disconnection-info`, `modified`."""
+
+    when: datetime | None = None
+    reason: str | None = None
+    by: str | None = None
+
+
+class UriEntry(Extensible):
+    """uri-type: one entry of a URI list, keyed by `uri`."""
+
+    uri: str
+    display_text: str | None = None
+    purpose: str | None = None
+    modified: Execution | None = None
+
+
+class Uris(Node):
+    """uris-type: `conf-uris`, `service-uris`, `associated-aors`, host `uris`, `sidebars-by-ref`."""
+
+    state: State = State.FULL
+    entries: Annotated[dict[str, UriEntry], _keyed("uri")] = Field(min_length=1)
+
+
+class AvailableMedium(Extensible):
+    """conference-medium-type: an `available-media` entry, keyed by `label`."""
+
+    label: str
+    display_text: str | None = None
+    type: str
+    status: MediaStatus | None = None
+
+
+class AvailableMedia(Node):
+    """conference-media-type."""
+
+    entries: Annotated[dict[str, AvailableMedium], _keyed("label")] = Field(min_length=1)
+
+
+class ConferenceDescription(Extensible):
+    display_text: str | None = None
+    subject: str | None = None
+    free_text: str | None = None
+    keywords: Annotated[tuple[str, ...] | None, BeforeValidator(_split_list)] = None
+    conf_uris: Uris | None = None
+    service_uris: Uris | None = None
+    maximum_user_count: int | None = Field(None, ge=0, le=MAX_VERSION)
+    available_media: AvailableMedia | None = None
+
+
+class HostInfo(Extensible):
+    display_text: str | None = None
+    web_page: str | None = None
+    uris: Uris | None = None
+
+
+class ConferenceState(Extensible):
+    user_count: int | None = Field(None, ge=0, le=MAX_VERSION)
+    active: bool | None = None
+    locked: bool | None = None
+
+
+class Roles(Node):
+    """user-roles-type."""
+
+    entries: tuple[str, ...] = Field(min_length=1)
+
+
+class SipDialogId(Extensible):
+    display_text: str | None = None
+    call_id: str
+    from_tag: str
+    to_tag: str
+
+
+class CallInfo(Extensible):
+    """call-type: a SIP dialog id, or foreign elements (the schema's xs:choice: not both)."""
+
+    sip: SipDialogId | None = None
+
+    @model_validator(mode="after")
+    def _sip_or_extensions(self) -> CallInfo:
+        if self.sip is not None and self.extensions:
+            raise ValueError("call-info holds either a sip dialog id or foreign elements, not both")
+        return self
+
+
+class Media(Extensible):
+    """media-type: one media stream of an endpoint, keyed by `id`. It has no `state`."""
+
+    id: str
+    display_text: str | None = None
+    type: str | None = None
+    label: str | None = None
+    src_id: str | None = None
+    status: MediaStatus | None = None
+
+
+class Endpoint(Extensible):
+    """endpoint-type, keyed by `entity` within its user."""
+
+    entity: str | None = None
+    state: State = State.FULL
+    display_text: str | None = None
+    referred: Execution | None = None
+    status: EndpointStatus | None = None
+    joining_method: JoiningMethod | None = None
+    joining_info: Execution | None = None
+    disconnection_method: DisconnectionMethod | None = None
+    disconnection_info: Execution | None = None
+    media: Annotated[dict[str, Media], _keyed("id")] = Field(default_factory=dict)
+    call_info: CallInfo | None = None
+
+
+class User(Extensible):
+    """user-type, keyed by `entity`."""
+
+    entity: str | None = None
+    state: State = State.FULL
+    display_text: str | None = None
+    associated_aors: Uris | None = None
+    roles: Roles | None = None
+    languages: Annotated[tuple[str, ...] | None, BeforeValidator(_split_list)] = None
+    cascaded_focus: str | None = None
+    endpoints: Annotated[dict[str, Endpoint], _keyed("entity")] = Field(default_factory=dict)
+
+
+class Users(Extensible):
+    state: State = State.FULL
+    users: Annotated[dict[str, User], _keyed("entity")] = Field(default_factory=dict)
+
+
+class SidebarsByVal(Node):
+    state: State = State.FULL
+    entries: Annotated[dict[str, ConferenceInfo], _keyed("entity")] = Field(default_factory=dict)
+
+
+class ConferenceInfo(Extensible):
+    """conference-type: the document root, and each `sidebars-by-val` entry.
+
+    `sid` is Jitsi's session id attribute on the root (not in the schema; kept apart so it validates).
+    """
+
+    entity: str
+    state: State = State.FULL
+    version: int | None = Field(None, ge=0, le=MAX_VERSION)
+    sid: str | None = None
+    conference_description: ConferenceDescription | None = None
+    host_info: HostInfo | None = None
+    conference_state: ConferenceState | None = None
+    users: Users | None = None
+    sidebars_by_ref: Uris | None = None
+    sidebars_by_val: SidebarsByVal | None = None
+    # Where this state came from (see gateway.lineage); not part of the value, never compared.
+    _lineage: Any = PrivateAttr(default=None)
+
+    def user_map(self) -> Mapping[str, User]:
+        """The users by entity (empty when the document has no `users`)."""
+        return self.users.users if self.users is not None else {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ConferenceInfo):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+SidebarsByVal.model_rebuild()
+
+
+N = TypeVar("N", bound=BaseModel)
+
+
+@cache
+def field_defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    fields = {name: f.get_default(call_default_factory=True) for name, f in cls.model_fields.items()}
+    private = dict.fromkeys(cls.__private_attributes__) or None
+    return {k: v for k, v in fields.items() if v is not PydanticUndefined}, private
+
+
+def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
+    """Make a model from values that are already valid, without validating them again.
+
+    Only for the parser, after schema validation, with values of the fields' own types. Shares the
+    (immutable) default values between instances.
+    """
+    defaults, private = field_defaults(cls)
+    model = object.__new__(cls)
+    data = defaults.copy()
+    data.update(values)
+    object.__setattr__(model, "__dict__", data)
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None if private is None else dict(private))
+    return model

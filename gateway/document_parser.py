@@ -1,0 +1,183 @@
+"""Parse untrusted conference-info bytes into the typed model.
+
+The parser is hardened: no DTD (any DOCTYPE is refused), no entity expansion, no network, no file access,
+and limits on bytes, nesting depth and element count. A document that passes is validated against the
+RFC 4575 schema (our corrected copy in `schemas/`), then turned into `ConferenceInfo`.
+
+Forms that real peers send are accepted: entity URIs without a scheme (Kamailio, the XEP-0298 example) and
+Jitsi's `sid` attribute on the root, which is kept in `ConferenceInfo.sid`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+from lxml import etree
+
+from gateway.conference_info import NAMESPACE, ConferenceInfo
+from gateway.document_builder import CONFERENCE as _CONFERENCE
+from gateway.document_builder import build as _build
+from gateway.errors import DocumentError
+
+_Q = "{" + NAMESPACE + "}"
+_QLEN = len(_Q)
+_ROOT = _Q + "conference-info"
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Bounds on what the parser accepts from a peer."""
+
+    max_bytes: int = 1 << 20
+    max_depth: int = 64
+    max_elements: int = 100_000
+
+
+@cache
+def _schema() -> etree.XMLSchema:
+    """The RFC 4575 schema, loaded once (it is immutable)."""
+    source = resources.files("gateway").joinpath("schemas/conference-info.xsd").read_bytes()
+    return etree.XMLSchema(etree.fromstring(source, _xml_parser()))
+
+
+class _RefuseAll(etree.Resolver):
+    """Refuses to load any external resource (DTD, entity, XInclude): a second lock behind the DOCTYPE
+    check."""
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> Any:
+        raise DocumentError(f"external resource {system_url!r} refused")
+
+
+def _xml_parser() -> etree.XMLParser:
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        dtd_validation=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+    parser.resolvers.add(_RefuseAll())
+    return parser
+
+
+class ConferenceInfoParser:
+    """Parses conference-info documents within `limits`. Not thread-safe (lxml parsers are not)."""
+
+    def __init__(self, limits: ParseLimits | None = None) -> None:
+        self.limits = limits or ParseLimits()
+        self._parser = _xml_parser()
+        self._schema = _schema()
+        self._count = etree.XPath("count(//*)")
+        self._too_deep = etree.XPath("boolean(" + "/*" * (self.limits.max_depth + 1) + ")")
+
+    def parse(self, data: bytes | str) -> ConferenceInfo:
+        """Parse, check limits, validate against the schema, and build the model."""
+        root = self.parse_element(data)
+        return self.from_element(root)
+
+    def parse_element(self, data: bytes | str) -> etree._Element:
+        """Parse and check limits only; the XMPP adapter uses `from_element` on elements it already has."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if len(data) > self.limits.max_bytes:
+            raise DocumentError(
+                f"document is {len(data)} bytes, more than the limit of {self.limits.max_bytes}"
+            )
+        if b"\x00" in data[:4] or data[:2] in (b"\xfe\xff", b"\xff\xfe") or data[:4] == b"Lo\xa7\x94":
+            raise DocumentError("document is not UTF-8 (UTF-16, UTF-32 and EBCDIC are refused)", line=1)
+        if b"<!DOCTYPE" in data:
+            # Refused before libxml2 sees it: no DTD, internal or external, is ever loaded or read.
+            raise DocumentError("a DTD (DOCTYPE) is not allowed in a conference-info document")
+        try:
+            root = etree.fromstring(data, self._parser)
+        except etree.XMLSyntaxError as exc:
+            raise DocumentError(f"not well-formed XML: {exc.msg}", line=exc.lineno or None) from None
+        docinfo: Any = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise DocumentError("a DTD (DOCTYPE) is not allowed in a conference-info document", line=1)
+        return root
+
+    def from_element(self, root: etree._Element) -> ConferenceInfo:
+        """Validate an lxml element (a parsed document or a Coin IQ's child) and build the model."""
+        if root.tag != _ROOT:
+            raise DocumentError(
+                f"root element is {root.tag!r}, expected {{{NAMESPACE}}}conference-info",
+                path="/",
+                line=_line(root),
+            )
+        count = int(cast(float, self._count(root)))
+        if count > self.limits.max_elements:
+            raise DocumentError(
+                f"document has {count} elements, more than the limit of {self.limits.max_elements}"
+            )
+        if self._too_deep(root):
+            raise DocumentError(f"document is nested deeper than the limit of {self.limits.max_depth}")
+        sid = root.attrib.get("sid")
+        if sid is not None:
+            # Jitsi's session id: not in the schema, so validate without it (on a copy if it is not ours).
+            if root.getparent() is not None:
+                root = copy.deepcopy(root)
+            del root.attrib["sid"]
+        if not self._schema.validate(root):
+            raise _schema_error(root, self._schema.error_log)
+        try:
+            doc: ConferenceInfo = _build(_CONFERENCE, root, None if sid is None else {"sid": sid})
+        except (ValueError, OverflowError) as exc:
+            # Only values the schema admits but Python cannot hold reach here (a year beyond 9999,
+            # a duplicate key).
+            raise DocumentError(f"invalid value: {exc}", line=_line(root)) from None
+        return doc
+
+
+def _schema_error(root: etree._Element, log: Any) -> DocumentError:
+    entry = log[0]
+    path = entry.path
+    try:
+        found: Any = root.getroottree().xpath(path) if path else []
+    except etree.XPathError:
+        found = []
+    if found and isinstance(found[0], etree._Element):
+        path = _element_path(found[0])
+    message = entry.message.replace("{" + NAMESPACE + "}", "")
+    return DocumentError(
+        f"not a valid conference-info document: {message}", path=path, line=entry.line or None
+    )
+
+
+def _line(el: etree._Element) -> int | None:
+    line: Any = el.sourceline
+    return line if isinstance(line, int) else None
+
+
+def _element_path(el: etree._Element) -> str:
+    """`/conference-info/users/user[2]` style path of an element, local names only."""
+    parts = []
+    node: etree._Element | None = el
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [c for c in parent if c.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/" + "/".join(reversed(parts))
+
+
+@cache
+def default_parser(limits: ParseLimits = ParseLimits()) -> ConferenceInfoParser:
+    """A parser with the given limits, made once per set of limits."""
+    return ConferenceInfoParser(limits)
+
+
+def parse(data: bytes | str, limits: ParseLimits = ParseLimits()) -> ConferenceInfo:
+    """Parse a conference-info document with the default (or given) limits."""
+    return default_parser(limits).parse(data)
