@@ -32,13 +32,14 @@ from gateway.conference_info import (
 
 # Text an XML document can carry, including the characters that need escaping.
 text = st.text(
-    alphabet=st.characters(
-        codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"
-    ) | st.sampled_from("&<>\"' \t\n\r"),
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff")
+    | st.sampled_from("&<>\"' \t\n\r"),
     max_size=12,
 )
 short = st.sampled_from(["a", "b", "c", "d"])
-uri = st.builds(lambda s, n: f"{s}:u{n}@example.com", st.sampled_from(["sip", "xmpp", "tel"]), st.integers(0, 6))
+uri = st.builds(
+    lambda s, n: f"{s}:u{n}@example.com", st.sampled_from(["sip", "xmpp", "tel"]), st.integers(0, 6)
+)
 when = st.one_of(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
@@ -57,9 +58,7 @@ def optional(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return st.none() | strategy
 
 
-execution = st.builds(
-    Execution, when=optional(when), reason=optional(text), by=optional(uri)
-)
+execution = st.builds(Execution, when=optional(when), reason=optional(text), by=optional(uri))
 uri_entry = st.builds(
     UriEntry, uri=uri, display_text=optional(text), purpose=optional(text), modified=optional(execution)
 )
@@ -143,3 +142,45 @@ def conference(entity: str = "sip:conf@example.com") -> st.SearchStrategy[Confer
         sidebars_by_ref=optional(uris),
         extensions=extensions,
     )
+
+
+@st.composite
+def mutation(draw: st.DrawFn, state: ConferenceInfo) -> ConferenceInfo:
+    """`state` with some users dropped, replaced, tweaked down to endpoint and media level, or added."""
+    users = dict(state.user_map())
+    for key, old in list(users.items()):
+        action = draw(st.sampled_from(["keep", "keep", "drop", "replace", "tweak"]))
+        if action == "drop":
+            del users[key]
+        elif action == "replace":
+            users[key] = draw(user).model_copy(update={"entity": old.entity})
+        elif action == "tweak":
+            endpoints = dict(old.endpoints)
+            for ekey, current in list(endpoints.items()):
+                media_map = dict(current.media)
+                if media_map and draw(st.booleans()):
+                    media_map.pop(draw(st.sampled_from(sorted(media_map))))
+                if draw(st.booleans()):
+                    extra = draw(media)
+                    media_map[extra.id] = extra
+                endpoints[ekey] = current.model_copy(
+                    update={"status": draw(optional(st.sampled_from(EndpointStatus))), "media": media_map}
+                )
+            if draw(st.booleans()):
+                extra_endpoint = draw(endpoint)
+                endpoints[extra_endpoint.entity or ""] = extra_endpoint
+            users[key] = old.model_copy(
+                update={
+                    "display_text": draw(optional(text)),
+                    "endpoints": endpoints,
+                    "associated_aors": draw(optional(uris)),
+                }
+            )
+    for added in draw(st.lists(user, max_size=3)):
+        users.setdefault(added.entity or "", added)
+    updates: dict[str, object] = {}
+    if state.users is not None or users:
+        updates["users"] = Users(users=users)
+    if draw(st.booleans()):
+        updates["conference_state"] = draw(optional(conference_state))
+    return state.model_copy(update=updates)

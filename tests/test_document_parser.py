@@ -107,7 +107,9 @@ def test_kamailio_style_document_root_entity_without_scheme_and_repeated_xmlns()
 
 
 def test_jitsi_sid_attribute_is_accepted_and_written_back() -> None:
-    info = parse(doc("", attrs='entity="xmpp:focus@example.com" state="full" version="1" sid="a73sjjvkla37jfea"'))
+    info = parse(
+        doc("", attrs='entity="xmpp:focus@example.com" state="full" version="1" sid="a73sjjvkla37jfea"')
+    )
     assert info.sid == "a73sjjvkla37jfea"
     assert b'sid="a73sjjvkla37jfea"' in serialize(info)
 
@@ -132,7 +134,9 @@ def test_serialize_uses_the_default_namespace_and_writes_every_state() -> None:
         users=Users(users={"sip:a@example.com": User(entity="sip:a@example.com", display_text="A & <B>")}),
     )
     out = serialize(info)
-    assert out.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<conference-info xmlns="' + NAMESPACE.encode())
+    assert out.startswith(
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<conference-info xmlns="' + NAMESPACE.encode()
+    )
     assert b'<users state="full"><user entity="sip:a@example.com" state="full">' in out
     assert b"<display-text>A &amp; &lt;B&gt;</display-text>" in out
     assert_schema_valid(out)
@@ -146,7 +150,9 @@ def test_equal_models_serialise_to_equal_bytes() -> None:
 
 
 def test_serialize_refuses_characters_xml_cannot_carry() -> None:
-    info = ConferenceInfo(entity="sip:conf@example.com", users=Users(users=[User(entity="x", display_text="\x01")]))
+    info = ConferenceInfo(
+        entity="sip:conf@example.com", users=Users(users=[User(entity="x", display_text="\x01")])
+    )
     with pytest.raises(ValueError, match="XML cannot carry"):
         serialize(info)
 
@@ -210,7 +216,9 @@ def test_xml_lang_style_attributes_use_the_xml_prefix() -> None:
 
 
 def test_schema_error_names_the_element_path_and_line() -> None:
-    data = doc('\n<users>\n<user entity="a"/>\n<user entity="b"><endpoint><status>asleep</status></endpoint></user>\n</users>')
+    data = doc(
+        '\n<users>\n<user entity="a"/>\n<user entity="b"><endpoint><status>asleep</status></endpoint></user>\n</users>'
+    )
     with pytest.raises(DocumentError) as caught:
         parse(data)
     error = caught.value
@@ -237,7 +245,12 @@ def test_duplicate_user_entity_is_an_error_not_a_silent_drop() -> None:
         (doc("", attrs='entity="x" version="-1"'), "version"),
         (doc("", attrs='entity="x" state="sleepy"'), "sleepy"),
         (doc("", attrs='state="full"'), "entity"),
-        (doc("<users><user><endpoint><joining-info><when>2005-13-45T00:00:00Z</when></joining-info></endpoint></user></users>"), "when"),
+        (
+            doc(
+                "<users><user><endpoint><joining-info><when>2005-13-45T00:00:00Z</when></joining-info></endpoint></user></users>"
+            ),
+            "when",
+        ),
         (doc("<conference-state><user-count>many</user-count></conference-state>"), "user-count"),
         (doc("<unknown/>"), "unknown"),
     ],
@@ -315,13 +328,18 @@ def test_any_dtd_is_refused(data: bytes) -> None:
 
 
 def test_ten_megabytes_is_refused_before_parsing() -> None:
-    data = doc("<conference-description><subject>" + "a" * (10 * 2**20) + "</subject></conference-description>")
+    data = doc(
+        "<conference-description><subject>" + "a" * (10 * 2**20) + "</subject></conference-description>"
+    )
     assert "more than the limit" in str(_quick(lambda: parse(data)))
 
 
 def test_depth_ten_thousand_is_refused() -> None:
     data = doc(
-        '<users><user entity="a"><x:e xmlns:x="urn:x">' + "<x:e>" * 10_000 + "</x:e>" * 10_000 + "</x:e></user></users>"
+        '<users><user entity="a"><x:e xmlns:x="urn:x">'
+        + "<x:e>" * 10_000
+        + "</x:e>" * 10_000
+        + "</x:e></user></users>"
     )
     _quick(lambda: parse(data, ParseLimits(max_bytes=2**20)))
 
