@@ -52,6 +52,7 @@ _Q = "{" + NAMESPACE + "}"
 
 
 # How a child element is read (plain ints: compared once per element on the hot path).
+_STRING = -1  # a string-typed child: its text as it is
 _TEXT = 0  # a simple-typed child: convert its text
 _NODE = 1  # a complex child: build it with its spec
 _KEYED = 2  # a repeated complex child: build it and file it under its key
@@ -107,7 +108,9 @@ def _spec(model: type[Node], *children: tuple[str, Child], **attributes: Callabl
     return Spec(model, {_Q + tag: child for tag, child in children}, attributes)
 
 
-def _text(tag: str, convert: Callable[[str], Any] = str) -> tuple[str, Child]:
+def _text(tag: str, convert: Callable[[str], Any] | None = None) -> tuple[str, Child]:
+    if convert is None:
+        return tag, Child(tag.replace("-", "_"), _STRING)
     return tag, Child(tag.replace("-", "_"), _TEXT, convert)
 
 
@@ -249,7 +252,9 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
             extensions.append(build_trusted(Extension, {"xml": canonical_fragment(child)}))
             continue
         name, kind, convert, child_spec, key = how
-        if kind == _TEXT:
+        if kind == _STRING:
+            values[name] = child.text or ""
+        elif kind == _TEXT:
             values[name] = convert(child.text or "")
         elif kind == _KEYED:
             item = build(child_spec, child)
