@@ -247,6 +247,8 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
     for child in el:
         how = children.get(child.tag)
         if how is None:
+            if not isinstance(child.tag, str):
+                continue  # a comment or processing instruction (in elements that did not come from our parser)
             if extensions is None:
                 extensions = []
             extensions.append(build_trusted(Extension, {"xml": canonical_fragment(child)}))

@@ -48,7 +48,7 @@ class _RefuseAll(etree.Resolver):
     """Refuses to load any external resource (DTD, entity, XInclude): a second lock behind the DOCTYPE
     check."""
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> Any:
+    def resolve(self, system_url: str, public_id: str, context: object) -> Any:  # type: ignore[override]  # lxml-stubs lacks `context`
         raise DocumentError(f"external resource {system_url!r} refused")
 
 
