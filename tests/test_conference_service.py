@@ -1,0 +1,273 @@
+"""The XMPP adapter's behaviour, sans-IO: stanzas in, stanzas out, with an in-process room."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from gateway.conference_info import NAMESPACE as CI
+from gateway.conference_info import State
+from gateway.document_parser import parse
+from tests.rooms import InProcessRoom, Rooms, answer_contents
+from xmpp.conference_service import XmppConferenceService
+from xmpp.rooms import Call
+from xmpp.stanzas import error_condition
+
+DOMAIN = "sip.example.org"
+ROOM = f"weekly@{DOMAIN}"
+ALICE = "alice@example.com/phone"
+OFFER = (
+    '<content xmlns="urn:xmpp:jingle:1" creator="initiator" name="0">'
+    '<description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"><payload-type id="111" name="opus" clockrate="48000" channels="2"/></description>'
+    '<transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="a" pwd="bbbbbbbbbbbbbbbbbbbbbb"/></content>'
+)
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.rooms = Rooms()
+        self.service = XmppConferenceService(DOMAIN, self.rooms, clock=lambda: self.now)
+        self.out: list[etree._Element] = []
+        self.room = InProcessRoom(ROOM, self.respond)
+        self.rooms.rooms[ROOM] = self.room
+
+    def respond(self, decision: str, call: Call) -> None:
+        if decision == "accept":
+            self.out += self.service.accept(call, answer_contents(call.offer))
+        else:
+            self.out += self.service.reject(call, "decline")
+
+    def send(self, text: str) -> list[etree._Element]:
+        self.out = []
+        self.out = [*self.service.receive(etree.fromstring(text.encode())), *self.out]
+        return self.out
+
+    def initiate(self, sid: str = "s1", sender: str = ALICE, to: str = ROOM) -> list[etree._Element]:
+        return self.send(
+            f'<iq xmlns="jabber:component:accept" type="set" id="init-{sid}" from="{sender}" to="{to}">'
+            f'<jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" initiator="{sender}" sid="{sid}">{OFFER}</jingle></iq>'
+        )
+
+    def result(self, stanza: etree._Element, sender: str = ALICE) -> list[etree._Element]:
+        return self.send(
+            f'<iq xmlns="jabber:component:accept" type="result" id="{stanza.get("id")}" from="{sender}" to="{stanza.get("from")}"/>'
+        )
+
+
+def by_type(stanzas: list[etree._Element], type_: str) -> list[etree._Element]:
+    return [s for s in stanzas if s.get("type") == type_]
+
+
+def coin_document(iq: etree._Element) -> etree._Element:
+    found = iq.find(f"{{{CI}}}conference-info")
+    assert found is not None
+    return found
+
+
+def accepted_call(h: Harness, sid: str = "s1") -> etree._Element:
+    """Initiate, check ack + session-accept, acknowledge it; returns the full Coin IQ that follows."""
+    out = h.initiate(sid)
+    assert [s.get("type") for s in out] == ["result", "set"]
+    accept = out[1]
+    jingle = accept.find("{urn:xmpp:jingle:1}jingle")
+    assert jingle is not None and jingle.get("action") == "session-accept" and jingle.get("sid") == sid
+    assert jingle.find("{urn:xmpp:coin:1}conference-info").get("isfocus") == "true"  # type: ignore[union-attr]
+    assert jingle.find("{urn:xmpp:jingle:1}content") is not None
+    [full] = h.result(accept)
+    return full
+
+
+def test_call_to_a_room_gets_accept_with_isfocus_then_full_then_partial_coin() -> None:
+    h = Harness()
+    h.room.join("xmpp:carol@example.com", "Carol")
+    full = accepted_call(h)
+    assert full.get("to") == ALICE and full.get("from") == ROOM and full.get("type") == "set"
+    assert full.find("{urn:xmpp:jingle:1}jingle").get("sid") == "s1"  # type: ignore[union-attr]
+    document = coin_document(full)
+    assert (document.get("state"), document.get("version"), document.get("sid")) == ("full", "1", "s1")
+    assert h.result(full) == []  # the participant answers; nothing follows
+    h.room.join("xmpp:bob@example.com", "Bob")
+    [partial] = h.service.room_changed(h.room)
+    update = parse(etree.tostring(coin_document(partial)))
+    assert update.state is State.PARTIAL and update.version == 2
+    assert list(update.user_map()) == ["xmpp:bob@example.com"]
+    assert h.service.room_changed(h.room) == []  # nothing new
+
+
+def test_a_second_participant_gets_full_state_at_once() -> None:
+    h = Harness()
+    accepted_call(h, "s1")
+    h.room.join("xmpp:bob@example.com", "Bob")
+    h.service.room_changed(h.room)
+    second = accepted_call(h, "s2")
+    assert coin_document(second).get("state") == "full" and coin_document(second).get("version") == "1"
+    assert "xmpp:bob@example.com" in parse(etree.tostring(coin_document(second))).user_map()
+
+
+def test_reconnection_sends_full_state_with_the_next_version() -> None:
+    h = Harness()
+    h.result(accepted_call(h))
+    [again] = h.service.online()
+    assert (coin_document(again).get("state"), coin_document(again).get("version")) == ("full", "2")
+
+
+def test_message_initiation_propose_ringing_proceed_then_initiate() -> None:
+    h = Harness()
+    out = h.send(
+        f'<message xmlns="jabber:component:accept" type="chat" from="{ALICE}" to="{ROOM}">'
+        '<propose xmlns="urn:xmpp:jingle-message:0" id="p1"><description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio"/></propose></message>'
+    )
+    assert [etree.QName(s[0]).localname for s in out] == ["ringing", "proceed"]
+    assert all(s.get("from") == ROOM + "/gw" and s.get("to") == ALICE for s in out)
+    assert len(h.service.proposals) == 1
+    out = h.initiate("p1", to=ROOM + "/gw")
+    assert [s.get("type") for s in out] == ["result", "set"]
+    assert len(h.service.proposals) == 0
+
+
+def test_propose_to_an_unknown_room_is_rejected() -> None:
+    h = Harness()
+    [reject] = h.send(
+        f'<message xmlns="jabber:component:accept" type="chat" from="{ALICE}" to="nobody@{DOMAIN}">'
+        '<propose xmlns="urn:xmpp:jingle-message:0" id="p1"/></message>'
+    )
+    assert etree.QName(reject[0]).localname == "reject"
+
+
+def test_call_to_an_unknown_room_is_item_not_found() -> None:
+    h = Harness()
+    [error] = h.initiate(to=f"nobody@{DOMAIN}")
+    assert error.get("type") == "error" and error_condition(error) == "item-not-found"
+
+
+def test_a_room_that_refuses_terminates_the_session() -> None:
+    h = Harness()
+    h.room.accepting = False
+    out = h.initiate()
+    assert out[0].get("type") == "result"
+    assert out[1].find("{urn:xmpp:jingle:1}jingle").get("action") == "session-terminate"  # type: ignore[union-attr]
+    assert h.room.hung_up and len(h.service.participants) == 0
+
+
+def test_participant_hangs_up() -> None:
+    h = Harness()
+    accepted_call(h)
+    out = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="t" from="{ALICE}" to="{ROOM}">'
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="s1"><reason><success/></reason></jingle></iq>'
+    )
+    assert [s.get("type") for s in out] == ["result"]
+    assert h.room.hung_up[0][1] == "success"
+    assert h.service.room_changed(h.room) == []
+
+
+def test_error_on_our_session_accept_ends_the_call() -> None:
+    h = Harness()
+    accept = h.initiate()[1]
+    h.send(
+        f'<iq xmlns="jabber:component:accept" type="error" id="{accept.get("id")}" from="{ALICE}" to="{ROOM}">'
+        '<error type="cancel"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
+    )
+    assert h.room.hung_up and not h.service.participants
+
+
+def test_answers_from_someone_else_are_ignored() -> None:
+    h = Harness()
+    accept = h.initiate()[1]
+    assert h.result(accept, sender="mallory@evil.example/x") == []
+    assert not next(iter(h.service.participants.values())).accepted
+
+
+def coin_iq(sender: str, sid: str | None, version: int = 1, iq_id: str = "c1") -> str:
+    jingle = f'<jingle xmlns="urn:xmpp:jingle:1" sid="{sid}"/>' if sid else ""
+    return (
+        f'<iq xmlns="jabber:component:accept" type="set" id="{iq_id}" from="{sender}" to="{ROOM}">{jingle}'
+        f'<conference-info xmlns="{CI}" entity="xmpp:mixer@example.org" state="full" version="{version}"/></iq>'
+    )
+
+
+def test_coin_from_a_stranger_is_forbidden_and_a_wrong_sid_is_item_not_found() -> None:
+    h = Harness()
+    accepted_call(h)
+    [forbidden] = h.send(coin_iq("mallory@evil.example/x", "s1"))
+    assert error_condition(forbidden) == "forbidden"
+    [unknown] = h.send(coin_iq(ALICE, "other"))
+    assert error_condition(unknown) == "item-not-found"
+    [ok] = h.send(coin_iq(ALICE, "s1"))
+    assert ok.get("type") == "result"
+    [ok_without_sid] = h.send(coin_iq(ALICE, None, version=2, iq_id="c2"))
+    assert ok_without_sid.get("type") == "result"
+    assert [d.version for d in h.room.received] == [1, 2]
+
+
+def test_bad_coin_document_is_bad_request() -> None:
+    h = Harness()
+    accepted_call(h)
+    [bad] = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="c" from="{ALICE}" to="{ROOM}">'
+        f'<conference-info xmlns="{CI}" entity="x" version="-1"/></iq>'
+    )
+    assert error_condition(bad) == "bad-request"
+
+
+def test_disco_info_on_room_and_escaped_user_jids() -> None:
+    h = Harness()
+    for jid in (ROOM, f"alice\\40example.net@{DOMAIN}", DOMAIN):
+        [answer] = h.send(
+            f'<iq xmlns="jabber:component:accept" type="get" id="d" from="{ALICE}" to="{jid}">'
+            '<query xmlns="http://jabber.org/protocol/disco#info"/></iq>'
+        )
+        assert answer.get("type") == "result" and answer.get("from") == jid
+        features = {f.get("var") for f in answer.iter("{http://jabber.org/protocol/disco#info}feature")}
+        assert {"urn:xmpp:coin:1", "urn:xmpp:jingle:1", "jid\\20escaping"} <= features
+
+
+def test_presence_probe_gets_caps() -> None:
+    h = Harness()
+    [presence] = h.send(
+        f'<presence xmlns="jabber:component:accept" type="probe" from="{ALICE}" to="{ROOM}"/>'
+    )
+    assert presence.find("{http://jabber.org/protocol/caps}c") is not None
+
+
+def test_hostile_jingle_iqs_get_stanza_errors() -> None:
+    h = Harness()
+    cases = {
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-initiate"/>': "bad-request",
+        '<jingle xmlns="urn:xmpp:jingle:1" action="jump" sid="x"/>': "bad-request",
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="nope"/>': "item-not-found",
+        '<unknown xmlns="urn:x"/>': "service-unavailable",
+    }
+    for payload, condition in cases.items():
+        [error] = h.send(
+            f'<iq xmlns="jabber:component:accept" type="set" id="h" from="{ALICE}" to="{ROOM}">{payload}</iq>'
+        )
+        assert error_condition(error) == condition, payload
+    huge = "".join(f'<payload-type id="{i}" name="x"/>' for i in range(5000))
+    [error] = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="h" from="{ALICE}" to="{ROOM}">'
+        f'<jingle xmlns="urn:xmpp:jingle:1" action="session-initiate" sid="big"><content name="a"><description xmlns="urn:xmpp:jingle:apps:rtp:1">{huge}</description></content></jingle></iq>'
+    )
+    assert error_condition(error) == "policy-violation"
+    # a JID ending in a backslash is just an unknown room: no exception, a clean error
+    [error] = h.initiate(to=f"ab\\@{DOMAIN}")
+    assert error_condition(error) == "item-not-found"
+
+
+def test_a_flood_from_one_jid_is_rate_limited_and_others_are_served() -> None:
+    h = Harness()
+    conditions = []
+    for i in range(1000):
+        [answer] = h.send(
+            f'<iq xmlns="jabber:component:accept" type="get" id="f{i}" from="flood@evil.example/x" to="{ROOM}">'
+            '<query xmlns="http://jabber.org/protocol/disco#info"/></iq>'
+        )
+        conditions.append(answer.get("type") if answer.get("type") == "result" else error_condition(answer))
+    assert conditions.count("result") == 200 and conditions.count("resource-constraint") == 800
+    assert h.initiate()[0].get("type") == "result"  # someone else is still served
+    h.now += 10  # the bucket refills
+    [answer] = h.send(
+        f'<iq xmlns="jabber:component:accept" type="get" id="later" from="flood@evil.example/x" to="{ROOM}">'
+        '<query xmlns="http://jabber.org/protocol/disco#info"/></iq>'
+    )
+    assert answer.get("type") == "result"

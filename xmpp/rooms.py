@@ -1,0 +1,55 @@
+"""The interface between the XMPP adapter and the rooms it serves.
+
+The bridge (a later issue) implements it; until then tests drive the adapter with an in-process room. The
+adapter owns the Jingle sessions and each participant's Coin view; a room owns the conference state (in
+XMPP address form) and decides how to answer a call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from lxml import etree
+
+from gateway.conference_info import ConferenceInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A Jingle call from an XMPP participant to a room: answer it with `XmppConferenceService.accept` or
+    `reject`. `offer` holds the `<content>` (and `<group>`) elements of the session-initiate."""
+
+    participant: str  # the caller's full JID
+    room: str  # the room's bare JID
+    sid: str
+    offer: tuple[etree._Element, ...]
+
+
+class ConferenceRoom(Protocol):
+    """One room as the XMPP adapter sees it."""
+
+    jid: str  # bare JID, e.g. weekly@sip.example.org
+
+    def state(self) -> ConferenceInfo:
+        """The conference state, in XMPP address form (what participants are shown)."""
+        ...
+
+    def call(self, call: Call) -> None:
+        """A participant calls the room; the room answers later through the service (accept/reject)."""
+        ...
+
+    def hang_up(self, call: Call, reason: str) -> None:
+        """A participant's session ended (their session-terminate, a failure, or our own terminate)."""
+        ...
+
+    def coin_received(self, call: Call, document: ConferenceInfo) -> None:
+        """The peer of a live session sent conference state (it is a focus itself). May raise
+        gateway.errors.MergeError, which the service answers with a stanza error."""
+        ...
+
+
+class RoomDirectory(Protocol):
+    def find(self, jid: str) -> ConferenceRoom | None:
+        """The room at a bare JID of the component, or None."""
+        ...
