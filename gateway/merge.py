@@ -16,7 +16,8 @@ Rules:
   updated one by one.
 - A root with `state="deleted"` empties the conference (only `entity` and `version` remain).
 
-The result is normalised: every `state` in it is `full`. Unchanged children are shared with `local`, and
+The result is normalised: every `state` in it is `full`, and it carries no `sid` (Jitsi's session id
+names the sender's Jingle session, not the conference; each recipient's own is added when sending). Unchanged children are shared with `local`, and
 the result records which users changed (see `gateway.lineage`).
 """
 
@@ -89,8 +90,6 @@ def _is_stale(local: int | None, incoming: int | None) -> bool:
 def _merge_conference(local: ConferenceInfo, inc: ConferenceInfo) -> tuple[ConferenceInfo, list[str] | None]:
     """Merge a partial conference (the root or a sidebar entry). Returns the touched user keys."""
     values: dict[str, Any] = {"version": inc.version, "state": State.FULL}
-    if inc.sid is not None:
-        values["sid"] = inc.sid
     if inc.conference_description is not None:
         values["conference_description"] = _merge_description(
             local.conference_description, inc.conference_description
@@ -286,6 +285,8 @@ def _normalised(doc: ConferenceInfo) -> ConferenceInfo:
     updates: dict[str, Any] = {}
     if doc.state is not State.FULL:
         updates["state"] = State.FULL
+    if doc.sid is not None:
+        updates["sid"] = None  # a sender's Jingle session id says nothing about the conference
     if doc.users is not None:
         users = _normalised_users(doc.users)
         if users is not doc.users:
