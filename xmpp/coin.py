@@ -27,12 +27,8 @@ from gateway.conference_info import ConferenceInfo
 from gateway.document_parser import ConferenceInfoParser
 from gateway.document_writer import serialize_text
 from gateway.errors import DocumentError
+from xmpp.namespaces import COIN, COIN_JITSI, COIN_LEGACY, JINGLE
 from xmpp.xml import element
-
-COIN = "urn:xmpp:coin:1"
-COIN_LEGACY = "urn:xmpp:jingle:apps:coin:1"
-COIN_JITSI = "urn:xmpp:coin"  # Jitsi's disco feature
-JINGLE = "urn:xmpp:jingle:1"
 
 _ISFOCUS_TAGS = frozenset(
     ("{" + COIN + "}conference-info", "{" + COIN_LEGACY + "}conference-info", "conference-info",

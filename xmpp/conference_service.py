@@ -32,7 +32,6 @@ from gateway.errors import DocumentError, MergeError, NeedsFullStateError, Versi
 from gateway.recipient_view import RecipientView
 from xmpp import coin, disco
 from xmpp.jingle_session import (
-    JINGLE,
     Ack,
     Action,
     Ended,
@@ -48,6 +47,7 @@ from xmpp.jingle_session import (
     parse_request,
 )
 from xmpp.message_initiation import Kind, MessageInitiation, message_children, parse_message
+from xmpp.namespaces import COIN, COIN_LEGACY, DISCO_INFO, JINGLE, JINGLE_ERRORS, JINGLE_RTP_INFO
 from xmpp.rooms import Call, ConferenceRoom, RoomDirectory
 from xmpp.stanzas import attr, bare, error_condition, iq_error, iq_result, kind, make
 from xmpp.xml import element
@@ -55,8 +55,6 @@ from xmpp.xml import element
 log = structlog.get_logger(__name__)
 
 ROOM_RESOURCE = "gw"
-RTP_INFO = "urn:xmpp:jingle:apps:rtp:info:1"
-JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
 MAX_STANZA_ELEMENTS = 4_000  # a Jingle offer has a few hundred at most
 
 
@@ -114,7 +112,7 @@ class XmppConferenceService:
         self.domain = domain
         self.rooms = rooms
         self.clock = clock
-        self.sessions = JingleSessions(info_payloads=[RTP_INFO, coin.COIN, coin.COIN_LEGACY])
+        self.sessions = JingleSessions(info_payloads=[JINGLE_RTP_INFO, COIN, COIN_LEGACY])
         self.proposals = MessageInitiation()
         self.parser = ConferenceInfoParser(limits)
         self.participants: dict[JingleSession, Participant] = {}
@@ -158,7 +156,7 @@ class XmppConferenceService:
         type_ = iq.get("type")
         if type_ not in ("get", "set") or not iq.get("id"):
             return [iq_error(iq, "bad-request", "modify", text="an IQ needs type get or set and an id")]
-        if type_ == "get" and len(payload) == 1 and payload[0].tag == "{" + disco.DISCO_INFO + "}query":
+        if type_ == "get" and len(payload) == 1 and payload[0].tag == "{" + DISCO_INFO + "}query":
             return self._disco_info(iq, payload[0])
         if type_ == "set" and coin.is_coin_iq(payload):
             return self._coin(iq, payload)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from xmpp.namespaces import CAPS, DISCO_INFO
 from xmpp.xml import element
 
-DISCO_INFO = "http://jabber.org/protocol/disco#info"
-CAPS = "http://jabber.org/protocol/caps"
 CAPS_NODE = "https://coin-gateway.org"
 
 

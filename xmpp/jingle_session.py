@@ -32,10 +32,9 @@ from enum import StrEnum
 
 from lxml import etree
 
+from xmpp.namespaces import JINGLE
 from xmpp.xml import element
 
-JINGLE = "urn:xmpp:jingle:1"
-JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
 _JINGLE_TAG = "{" + JINGLE + "}jingle"
 
 

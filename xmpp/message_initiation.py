@@ -18,11 +18,9 @@ from enum import StrEnum
 from lxml import etree
 
 from xmpp.jingle_session import reason_element
+from xmpp.namespaces import HINTS, JINGLE_MESSAGE
 from xmpp.xml import element
 
-JINGLE_MESSAGE = "urn:xmpp:jingle-message:0"
-HINTS = "urn:xmpp:hints"
-RTP = "urn:xmpp:jingle:apps:rtp:1"
 PROPOSAL_LIFETIME = 60.0
 
 

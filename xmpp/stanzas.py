@@ -11,10 +11,9 @@ from collections.abc import Iterable
 
 from lxml import etree
 
+from xmpp.namespaces import COMPONENT as STREAM
+from xmpp.namespaces import STANZAS as STANZA_ERRORS
 from xmpp.xml import element
-
-STREAM = "jabber:component:accept"
-STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
 def make(
