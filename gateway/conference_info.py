@@ -347,3 +347,17 @@ def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None if private is None else dict(private))
     return model
+
+
+def replace(model: N, updates: dict[str, Any]) -> N:
+    """A copy of `model` with some fields replaced by values that are already valid (what
+    `model_copy(update=...)` does, without its generic copying: it runs for every node translated)."""
+    if not updates:
+        return model
+    copy_ = object.__new__(type(model))
+    object.__setattr__(copy_, "__dict__", {**model.__dict__, **updates})
+    object.__setattr__(copy_, "__pydantic_fields_set__", model.__pydantic_fields_set__ | updates.keys())
+    object.__setattr__(copy_, "__pydantic_extra__", None)
+    private = model.__pydantic_private__
+    object.__setattr__(copy_, "__pydantic_private__", None if private is None else dict(private))
+    return copy_
