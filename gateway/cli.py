@@ -1,0 +1,266 @@
+"""The `coin-gateway` command line.
+
+    coin-gateway doc validate FILE
+    coin-gateway doc merge FILE [FILE ...]
+    coin-gateway doc diff OLD NEW
+    coin-gateway doc translate FILE --to xmpp|sip [--from xmpp|sip] [address options]
+    coin-gateway uri to-xmpp URI                   [address options]
+    coin-gateway uri to-sip URI                    [address options]
+    coin-gateway check-config --config FILE
+
+Address options: --component-domain, --sip-domain, --shared-domain (repeatable), or --config FILE.
+
+FILE may be `-` for standard input. Documents go to standard output and nothing else does; messages go to
+standard error as log lines. Exit codes: 0 success, 1 invalid input (a document that does not parse or
+validate, an address that cannot be mapped, an unreadable file), 2 wrong usage, 3 a document sequence that
+needs full state (a version gap, or a partial naming an unknown user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from gateway.addresses import AddressError, AddressMap
+from gateway.conference_info import ConferenceInfo, State
+from gateway.config import Config, ConfigError, load_config
+from gateway.diff import diff
+from gateway.document_parser import parse
+from gateway.document_writer import serialize
+from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError
+from gateway.logs import LogFormat, configure_logging
+from gateway.merge import merge
+from gateway.translate import Protocol, translate
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_NEEDS_FULL_STATE = 3
+
+log = structlog.get_logger("coin-gateway")
+
+
+class _Failure(Exception):
+    """Ends a command with an exit code; the message has been logged."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _read(name: str) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except OSError as exc:
+        log.error("cannot read file", file=name, error=exc.strerror or str(exc))
+        raise _Failure(EXIT_INVALID) from None
+
+
+def _load(name: str) -> ConferenceInfo:
+    try:
+        return parse(_read(name))
+    except DocumentError as exc:
+        log.error("invalid conference-info document", file=name, error=str(exc))
+        raise _Failure(EXIT_INVALID) from None
+
+
+def _write(document: ConferenceInfo) -> None:
+    sys.stdout.buffer.write(serialize(document) + b"\n")
+    sys.stdout.flush()
+
+
+def _doc_validate(args: argparse.Namespace) -> int:
+    document = _load(args.file)
+    log.info(
+        "valid conference-info document",
+        file=args.file,
+        state=str(document.state),
+        version=document.version,
+        users=len(document.user_map()),
+    )
+    return EXIT_OK
+
+
+def _doc_merge(args: argparse.Namespace) -> int:
+    state: ConferenceInfo | None = None
+    for name in args.files:
+        incoming = _load(name)
+        try:
+            state = merge(state, incoming)
+        except StaleDocumentError as exc:
+            log.warning("stale document skipped", file=name, error=str(exc))
+        except NeedsFullStateError as exc:
+            log.error("cannot apply document: full state needed", file=name, error=str(exc))
+            return EXIT_NEEDS_FULL_STATE
+    assert state is not None  # the first document was merged or raised
+    _write(state)
+    return EXIT_OK
+
+
+def _doc_diff(args: argparse.Namespace) -> int:
+    old, new = _load(args.old), _load(args.new)
+    for name, document in ((args.old, old), (args.new, new)):
+        if document.state is not State.FULL:
+            log.error("diff takes two full documents", file=name, state=str(document.state))
+            return EXIT_INVALID
+    change = diff(old, new)
+    if change is not None:
+        _write(change)
+    return EXIT_OK
+
+
+def _address_map(args: argparse.Namespace) -> AddressMap:
+    if args.config is not None:
+        return _config(args.config).address_map()
+    try:
+        return AddressMap(
+            component_domain=args.component_domain,
+            sip_domain=args.sip_domain,
+            shared_domains=frozenset(args.shared_domain),
+        )
+    except AddressError as exc:
+        log.error("invalid address configuration", error=str(exc))
+        raise _Failure(EXIT_USAGE) from None
+
+
+def _config(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("invalid configuration", problem=problem)
+        raise _Failure(EXIT_INVALID) from None
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    log.info("configuration is valid", file=args.config, rooms=len(config.rooms))
+    return EXIT_OK
+
+
+def _doc_translate(args: argparse.Namespace) -> int:
+    addresses = _address_map(args)
+    document = _load(args.file)
+    try:
+        source = Protocol(args.source) if args.source else None
+        _write(translate(document, addresses, Protocol(args.to), source=source))
+    except AddressError as exc:
+        log.error("cannot translate document", file=args.file, error=str(exc))
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _uri(convert: Callable[[AddressMap, str], str]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        addresses = _address_map(args)
+        try:
+            print(convert(addresses, args.uri))
+        except AddressError as exc:
+            log.error("cannot map address", uri=args.uri, error=str(exc))
+            return EXIT_INVALID
+        return EXIT_OK
+
+    return run
+
+
+def _address_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("address mapping")
+    group.add_argument(
+        "--component-domain",
+        default="sip.example.org",
+        help="XMPP domain of the gateway's component (default: %(default)s)",
+    )
+    group.add_argument(
+        "--sip-domain",
+        default="gw.example.org",
+        help="host part of the gateway's SIP URIs (default: %(default)s)",
+    )
+    group.add_argument("--config", metavar="FILE", help="take the address settings from a configuration file")
+    group.add_argument(
+        "--shared-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain whose users are the same people on SIP and XMPP (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coin-gateway", description="SIP-XMPP conference gateway (RFC 4575 <-> XEP-0298 Coin)."
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["auto", "console", "json"],
+        default="auto",
+        help="format of log lines on stderr",
+    )
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doc = commands.add_parser("doc", help="work with conference-info documents").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    validate = doc.add_parser("validate", help="check a document against RFC 4575 (exit 1 if invalid)")
+    validate.add_argument("file", help="document file, or - for standard input")
+    validate.set_defaults(run=_doc_validate)
+    merge_cmd = doc.add_parser("merge", help="apply documents in order and print the resulting full state")
+    merge_cmd.add_argument("files", nargs="+", metavar="FILE", help="the first must be a full document")
+    merge_cmd.set_defaults(run=_doc_merge)
+    diff_cmd = doc.add_parser("diff", help="print the document (version OLD+1) that turns OLD into NEW")
+    diff_cmd.add_argument("old", metavar="OLD")
+    diff_cmd.add_argument("new", metavar="NEW")
+    diff_cmd.set_defaults(run=_doc_diff)
+    translate_cmd = doc.add_parser("translate", help="map every address of a document to one protocol")
+    translate_cmd.add_argument("file", metavar="FILE")
+    translate_cmd.add_argument("--to", choices=[p.value for p in Protocol], required=True)
+    translate_cmd.add_argument(
+        "--from",
+        dest="source",
+        choices=[p.value for p in Protocol],
+        help="protocol of URIs written without a scheme (default: the other one than --to)",
+    )
+    _address_options(translate_cmd)
+    translate_cmd.set_defaults(run=_doc_translate)
+
+    check = commands.add_parser(
+        "check-config", help="validate a configuration file (exit 1 listing every problem)"
+    )
+    check.add_argument("--config", metavar="FILE", required=True)
+    check.set_defaults(run=_check_config)
+
+    uri = commands.add_parser("uri", help="map one address between sip: and xmpp:").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    to_xmpp = uri.add_parser("to-xmpp", help="print the xmpp: form of a SIP (or XMPP) address")
+    to_xmpp.add_argument("uri", metavar="URI")
+    _address_options(to_xmpp)
+    to_xmpp.set_defaults(run=_uri(AddressMap.to_xmpp))
+    to_sip = uri.add_parser("to-sip", help="print the sip: form of an XMPP (or SIP) address")
+    to_sip.add_argument("uri", metavar="URI")
+    _address_options(to_sip)
+    to_sip.set_defaults(run=_uri(AddressMap.to_sip))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log_format: LogFormat = args.log_format
+    configure_logging(log_format, args.log_level)
+    names = [name for name in (getattr(args, "file", None), getattr(args, "old", None), getattr(args, "new", None))
+             if name is not None] + list(getattr(args, "files", []))  # fmt: skip
+    if names.count("-") > 1:
+        log.error("standard input (-) can be read only once")
+        return EXIT_USAGE
+    try:
+        code: int = args.run(args)
+    except _Failure as failure:
+        return failure.code
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

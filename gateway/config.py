@@ -1,0 +1,150 @@
+"""The gateway's configuration: a TOML file validated with pydantic, secrets also from the environment.
+
+    [xmpp]
+    component = "sip.example.org"   # the component's domain
+    secret = "change-me"            # or COIN_GATEWAY_XMPP_SECRET
+    host = "127.0.0.1"
+    port = 5347
+
+    [sip]
+    domain = "gw.example.org"       # host part of the gateway's SIP URIs
+    listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+
+    [addresses]
+    shared_domains = []             # domains whose users are the same people on SIP and XMPP
+
+    [[rooms]]                       # XMPP clients call weekly@sip.example.org
+    name = "weekly"
+    sip_focus = "sip:weekly@bridge.example.com"
+
+    [[rooms]]                       # SIP phones call sip:standup@gw.example.org
+    name = "standup"
+    xmpp_focus = "mixer@example.org/desk"
+
+Every problem in a file is reported at once (`ConfigError.problems`), each with where it is.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.addresses import AddressError, AddressMap
+from gateway.document_parser import ParseLimits
+
+ENV_PREFIX = "COIN_GATEWAY_"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class XmppSection(_Section):
+    component: str = Field(min_length=1, description="the component's XMPP domain")
+    secret: str = Field(min_length=1, description="the XEP-0114 shared secret")
+    host: str = "127.0.0.1"
+    port: int = Field(5347, ge=1, le=65535)
+
+
+class SipSection(_Section):
+    domain: str = Field(min_length=1, description="host part of the gateway's SIP URIs")
+    listen: list[Annotated[str, Field(pattern=r"^(udp|tcp|tls):[^\s]+:\d{1,5}$")]] = Field(
+        default_factory=lambda: ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"], min_length=1
+    )
+
+
+class AddressesSection(_Section):
+    shared_domains: list[str] = Field(default_factory=list)
+
+
+class LimitsSection(_Section):
+    max_document_bytes: int = Field(1 << 20, ge=1024)
+    max_document_depth: int = Field(64, ge=8, le=256)
+    max_document_elements: int = Field(100_000, ge=100)
+    coalescing_window_ms: int = Field(200, ge=0, le=10_000)
+
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(self.max_document_bytes, self.max_document_depth, self.max_document_elements)
+
+
+class LoggingSection(_Section):
+    format: Literal["auto", "console", "json"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Room(_Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    sip_focus: str | None = Field(None, pattern=r"^sips?:")
+    xmpp_focus: str | None = None
+
+    @model_validator(mode="after")
+    def _one_focus(self) -> Room:
+        if (self.sip_focus is None) == (self.xmpp_focus is None):
+            raise ValueError("a room has exactly one of sip_focus and xmpp_focus")
+        return self
+
+
+class Config(_Section):
+    xmpp: XmppSection
+    sip: SipSection
+    addresses: AddressesSection = Field(default_factory=AddressesSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    rooms: list[Room] = Field(default_factory=list)
+
+    @field_validator("rooms")
+    @classmethod
+    def _unique_rooms(cls, rooms: list[Room]) -> list[Room]:
+        names = [room.name for room in rooms]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"room names must be unique: {', '.join(duplicates)}")
+        return rooms
+
+    def address_map(self) -> AddressMap:
+        return AddressMap(
+            component_domain=self.xmpp.component,
+            sip_domain=self.sip.domain,
+            shared_domains=frozenset(self.addresses.shared_domains),
+        )
+
+
+def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Config:
+    """Read, validate and cross-check a configuration file. Raises ConfigError listing every problem."""
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    secret = environ.get(ENV_PREFIX + "XMPP_SECRET")
+    if secret:
+        raw.setdefault("xmpp", {})["secret"] = secret
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_problem(path, error) for error in exc.errors()]) from None
+    try:
+        config.address_map()
+    except AddressError as exc:
+        raise ConfigError([f"{path}: addresses: {exc}"]) from None
+    return config
+
+
+def _problem(path: Path | str, error: object) -> str:
+    assert isinstance(error, dict)
+    where = ".".join(str(part) for part in error.get("loc", ())) or "(top level)"
+    return f"{path}: {where}: {error.get('msg', 'invalid')}"

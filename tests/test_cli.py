@@ -1,0 +1,177 @@
+"""The `coin-gateway` command line, run as an operator runs it: a separate process, real files and pipes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from gateway.conference_info import State
+from gateway.document_parser import parse
+
+EXAMPLES = Path(str(resources.files("gateway").joinpath("examples")))
+BASIC = str(EXAMPLES / "rfc4575-basic.xml")
+JOIN = str(EXAMPLES / "rfc4575-partial-join.xml")
+LEAVE = str(EXAMPLES / "rfc4575-partial-leave.xml")
+
+
+def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "--log-format", "json", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def log_lines(stderr: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stderr.decode().splitlines() if line.strip()]
+
+
+def test_validate_accepts_a_valid_document() -> None:
+    result = cli("doc", "validate", BASIC)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    [line] = log_lines(result.stderr)
+    assert line["event"] == "valid conference-info document" and line["users"] == 2
+
+
+def test_validate_rejects_an_invalid_document_with_exit_1_and_the_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(
+        '<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="x" version="-1"/>'
+    )
+    result = cli("doc", "validate", str(bad))
+    assert result.returncode == 1
+    [line] = log_lines(result.stderr)
+    assert line["level"] == "error" and "version" in str(line["error"]) and line["file"] == str(bad)
+
+
+def test_validate_reads_standard_input() -> None:
+    result = cli("doc", "validate", "-", stdin=Path(BASIC).read_bytes())
+    assert result.returncode == 0, result.stderr
+
+
+def test_unreadable_file_is_exit_1(tmp_path: Path) -> None:
+    result = cli("doc", "validate", str(tmp_path / "missing.xml"))
+    assert result.returncode == 1
+    assert "cannot read file" in result.stderr.decode()
+
+
+def test_merge_prints_the_resulting_full_document() -> None:
+    result = cli("doc", "merge", BASIC, JOIN, LEAVE)
+    assert result.returncode == 0, result.stderr
+    merged = parse(result.stdout)
+    assert merged.state is State.FULL and merged.version == 3
+    assert list(merged.user_map()) == ["sip:bob@example.com", "sip:carol@example.com"]
+
+
+def test_merge_skips_stale_documents_and_says_so() -> None:
+    result = cli("doc", "merge", BASIC, JOIN, JOIN)
+    assert result.returncode == 0, result.stderr
+    assert parse(result.stdout).version == 2
+    [line] = log_lines(result.stderr)
+    assert line["event"] == "stale document skipped" and line["level"] == "warning"
+
+
+def test_merge_version_gap_is_exit_3_naming_both_versions() -> None:
+    result = cli("doc", "merge", BASIC, LEAVE)
+    assert result.returncode == 3
+    assert result.stdout == b""
+    error = str(log_lines(result.stderr)[0]["error"])
+    assert "local version 1" in error and "incoming version 3" in error
+
+
+def test_merge_starting_with_a_partial_is_exit_3() -> None:
+    assert cli("doc", "merge", JOIN).returncode == 3
+
+
+def test_merge_of_an_invalid_document_is_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<nope/>")
+    assert cli("doc", "merge", BASIC, str(bad)).returncode == 1
+
+
+def test_merge_output_pipes_into_diff(tmp_path: Path) -> None:
+    joined = tmp_path / "joined.xml"
+    joined.write_bytes(cli("doc", "merge", BASIC, JOIN).stdout)
+    result = cli("doc", "diff", BASIC, str(joined))
+    assert result.returncode == 0, result.stderr
+    change = parse(result.stdout)
+    assert change.state is State.PARTIAL and change.version == 2
+    assert set(change.user_map()) == {"sip:bob@example.com", "sip:carol@example.com"}
+    # and the diff applied to the old document gives the new one back
+    (tmp_path / "diff.xml").write_bytes(result.stdout)
+    again = cli("doc", "merge", BASIC, str(tmp_path / "diff.xml"))
+    assert parse(again.stdout) == parse(joined.read_bytes())
+
+
+def test_diff_of_equal_documents_prints_nothing() -> None:
+    result = cli("doc", "diff", BASIC, BASIC)
+    assert result.returncode == 0 and result.stdout == b""
+
+
+def test_diff_refuses_partial_documents() -> None:
+    assert cli("doc", "diff", BASIC, JOIN).returncode == 1
+
+
+def test_standard_input_only_once() -> None:
+    assert cli("doc", "diff", "-", "-").returncode == 2
+
+
+def test_usage_errors_are_exit_2() -> None:
+    assert cli("doc").returncode == 2
+    assert cli("doc", "frobnicate", BASIC).returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("uri", "to-xmpp", "sip:alice@example.net"), "xmpp:alice\\40example.net@sip.example.org"),
+        (("uri", "to-sip", "xmpp:romeo@montague.lit"), "sip:romeo%40montague.lit@gw.example.org"),
+        (
+            ("uri", "to-sip", "xmpp:juliet@example.com/balcony", "--shared-domain", "example.com"),
+            "sip:juliet@example.com;gr=balcony",
+        ),
+        (
+            (
+                "uri",
+                "to-xmpp",
+                "sip:bob@example.org",
+                "--component-domain",
+                "gw.example.com",
+                "--sip-domain",
+                "sip.example.com",
+            ),
+            "xmpp:bob\\40example.org@gw.example.com",
+        ),
+    ],
+)
+def test_uri_mapping(args: tuple[str, ...], expected: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == expected + "\n"
+
+
+def test_uri_that_cannot_be_mapped_is_exit_1_with_a_message() -> None:
+    result = cli("uri", "to-xmpp", "sip:ab\\@example.net\x01")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert log_lines(result.stderr)[0]["event"] == "cannot map address"
+
+
+def test_translate_to_xmpp_and_back(tmp_path: Path) -> None:
+    to_xmpp = cli("doc", "translate", BASIC, "--to", "xmpp")
+    assert to_xmpp.returncode == 0, to_xmpp.stderr
+    xmpp_doc = parse(to_xmpp.stdout)
+    assert xmpp_doc.entity == "xmpp:conf233\\40example.com@sip.example.org"
+    assert "xmpp:bob\\40example.com@sip.example.org" in xmpp_doc.user_map()
+    (tmp_path / "x.xml").write_bytes(to_xmpp.stdout)
+    back = cli("doc", "translate", str(tmp_path / "x.xml"), "--to", "sip")
+    assert back.returncode == 0, back.stderr
+    assert parse(back.stdout) == parse(Path(BASIC).read_bytes())
