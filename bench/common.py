@@ -15,7 +15,9 @@ def best_time(func: Callable[[], object], *, number: int, rounds: int = 7) -> fl
     return min(timeit.repeat(func, number=number, repeat=rounds)) / number
 
 
-def compare(subject: Callable[[], object], baseline: Callable[[], object], *, number: int, rounds: int = 7) -> tuple[float, float]:
+def compare(
+    subject: Callable[[], object], baseline: Callable[[], object], *, number: int, rounds: int = 7
+) -> tuple[float, float]:
     """Best seconds per call of `subject` and `baseline`, measured in alternating rounds."""
     subject_best = baseline_best = float("inf")
     for _ in range(rounds):
