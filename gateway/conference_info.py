@@ -20,6 +20,7 @@ document); a test checks that both ways give equal models for every class.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -138,11 +139,22 @@ class Extension(BaseModel):
         return canonical_fragment(el)
 
 
+_CLARK_NAME = re.compile(r"\{[^{}\s]+\}[A-Za-z_][A-Za-z0-9_.-]*")
+
+
 class Node(BaseModel):
     """Base of every complex type: immutable, with the foreign attributes every type admits."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     other_attributes: Mapping[str, str] = Field(default_factory=dict)
+
+    @field_validator("other_attributes")
+    @classmethod
+    def _clark_names(cls, attributes: Mapping[str, str]) -> Mapping[str, str]:
+        for name in attributes:
+            if not _CLARK_NAME.fullmatch(name):
+                raise ValueError(f"foreign attribute {name!r} is not a {{namespace}}name")
+        return attributes
 
 
 class Extensible(Node):

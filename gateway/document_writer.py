@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from gateway.conference_info import (
     NAMESPACE,
@@ -19,34 +19,45 @@ from gateway.conference_info import (
     Endpoint,
     Execution,
     Extensible,
+    Media,
     Node,
     Uris,
     User,
 )
 
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = "\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"  # characters XML 1.0 cannot carry at all
+_NOT_XML_CHAR = re.compile(f"[{_NOT_XML}]")
 Append = Callable[[str], None]
-_ATTR_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
-                 "\r": "&#13;"}  # fmt: skip
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+# One search per value finds both what needs escaping and what cannot be written.
+_TEXT_SPECIAL = re.compile(f"[&<>\r{_NOT_XML}]").search
+_ATTR_SPECIAL = re.compile(f'[&<>"\t\n\r{_NOT_XML}]')
 
 
-_attr_special = re.compile('[&<>"\t\n\r]')
+def _escape(s: str, special: re.Pattern[str]) -> str:
+    bad = _NOT_XML_CHAR.search(s)
+    if bad is not None:
+        raise ValueError(f"the document holds a character XML cannot carry: {bad.group()!r}")
+    return special.sub(lambda m: _ESCAPES[m.group()], s)
 
 
 def _text(s: str) -> str:
-    if "&" not in s and "<" not in s and ">" not in s and "\r" not in s:
-        return s
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    """Character data, escaped (every string the writer emits goes through here or `_attr`)."""
+    return s if _TEXT_SPECIAL(s) is None else _escape(s, _TEXT_ESCAPED)
 
 
 def _attr(s: str) -> str:
-    if _attr_special.search(s) is None:
-        return s
-    return _attr_special.sub(lambda m: _ATTR_ESCAPES[m.group()], s)
+    """An attribute value (in double quotes), escaped."""
+    return s if _ATTR_SPECIAL.search(s) is None else _escape(s, _ATTR_SPECIAL)
+
+
+_TEXT_ESCAPED = re.compile("[&<>\r]")
 
 
 def _when(value: datetime) -> str:
+    if value.tzinfo is UTC:
+        return value.isoformat()[:-6] + "Z"  # the parser's UTC, written as XML Schema's "Z"
     if value.tzinfo is not None and value.utcoffset() == timedelta(0):
         return value.replace(tzinfo=None).isoformat() + "Z"
     return value.isoformat()
@@ -158,12 +169,7 @@ def _uris(w: Append, name: str, uris: Uris) -> None:
 
 
 def _execution(w: Append, name: str, e: Execution) -> None:
-    _open(w, name, e)
-    if e.when is not None:
-        w(f"<when>{_when(e.when)}</when>")
-    _leaf(w, "reason", e.reason)
-    _leaf(w, "by", e.by)
-    w(f"</{name}>")
+    w(_execution_text(name, e))
 
 
 def _user(w: Append, u: User) -> None:
@@ -183,48 +189,70 @@ def _user(w: Append, u: User) -> None:
         _leaf(w, "languages", " ".join(u.languages))
     _leaf(w, "cascaded-focus", u.cascaded_focus)
     for endpoint in u.endpoints.values():
-        _endpoint(w, endpoint)
+        w(_endpoint(endpoint))
     _close(w, "user", u)
 
 
-def _endpoint(w: Append, e: Endpoint) -> None:
+# Endpoints, media and execution info are most of every document: they are written as one string each,
+# with as few calls as possible.
+
+
+def _opt(name: str, value: str | None) -> str:
+    return "" if value is None else f"<{name}>{_text(value)}</{name}>"
+
+
+def _foreign(node: Node) -> str:
+    return _foreign_attributes(node.other_attributes) if node.other_attributes else ""
+
+
+def _extensions(node: Extensible) -> str:
+    return "".join(ext.xml for ext in node.extensions) if node.extensions else ""
+
+
+def _execution_text(name: str, e: Execution) -> str:
+    when = "" if e.when is None else f"<when>{_when(e.when)}</when>"
+    return f"<{name}{_foreign(e)}>{when}{_opt('reason', e.reason)}{_opt('by', e.by)}</{name}>"
+
+
+def _media(m: Media) -> str:
+    status = "" if m.status is None else f"<status>{m.status}</status>"
+    return (
+        f'<media id="{_attr(m.id)}"{_foreign(m)}>{_opt("display-text", m.display_text)}{_opt("type", m.type)}'
+        f"{_opt('label', m.label)}{_opt('src-id', m.src_id)}{status}{_extensions(m)}</media>"
+    )
+
+
+def _endpoint(e: Endpoint) -> str:
     entity = f' entity="{_attr(e.entity)}"' if e.entity else ""
-    _open(w, "endpoint", e, f'{entity} state="{e.state}"')
+    parts = [f'<endpoint{entity} state="{e.state}"{_foreign(e)}>']
     if e.display_text is not None:
-        w(f"<display-text>{_text(e.display_text)}</display-text>")
+        parts.append(f"<display-text>{_text(e.display_text)}</display-text>")
     if e.referred is not None:
-        _execution(w, "referred", e.referred)
+        parts.append(_execution_text("referred", e.referred))
     if e.status is not None:
-        w(f"<status>{e.status}</status>")
+        parts.append(f"<status>{e.status}</status>")
     if e.joining_method is not None:
-        w(f"<joining-method>{e.joining_method}</joining-method>")
+        parts.append(f"<joining-method>{e.joining_method}</joining-method>")
     if e.joining_info is not None:
-        _execution(w, "joining-info", e.joining_info)
+        parts.append(_execution_text("joining-info", e.joining_info))
     if e.disconnection_method is not None:
-        w(f"<disconnection-method>{e.disconnection_method}</disconnection-method>")
+        parts.append(f"<disconnection-method>{e.disconnection_method}</disconnection-method>")
     if e.disconnection_info is not None:
-        _execution(w, "disconnection-info", e.disconnection_info)
-    for m in e.media.values():
-        _open(w, "media", m, f' id="{_attr(m.id)}"')
-        _leaf(w, "display-text", m.display_text)
-        _leaf(w, "type", m.type)
-        _leaf(w, "label", m.label)
-        _leaf(w, "src-id", m.src_id)
-        if m.status is not None:
-            w(f"<status>{m.status}</status>")
-        _close(w, "media", m)
+        parts.append(_execution_text("disconnection-info", e.disconnection_info))
+    if e.media:
+        parts.extend(map(_media, e.media.values()))
     if e.call_info is not None:
         c = e.call_info
-        _open(w, "call-info", c)
+        sip = ""
         if c.sip is not None:
-            sip = c.sip
-            _open(w, "sip", sip)
-            _leaf(w, "display-text", sip.display_text)
-            w(f"<call-id>{_text(sip.call_id)}</call-id><from-tag>{_text(sip.from_tag)}</from-tag>"
-              f"<to-tag>{_text(sip.to_tag)}</to-tag>")  # fmt: skip
-            _close(w, "sip", sip)
-        _close(w, "call-info", c)
-    _close(w, "endpoint", e)
+            s = c.sip
+            sip = (
+                f"<sip{_foreign(s)}>{_opt('display-text', s.display_text)}<call-id>{_text(s.call_id)}</call-id>"
+                f"<from-tag>{_text(s.from_tag)}</from-tag><to-tag>{_text(s.to_tag)}</to-tag>{_extensions(s)}</sip>"
+            )
+        parts.append(f"<call-info{_foreign(c)}>{sip}{_extensions(c)}</call-info>")
+    parts.append(f"{_extensions(e)}</endpoint>")
+    return "".join(parts)
 
 
 def _foreign_attributes(attrs: Mapping[str, str]) -> str:
@@ -247,11 +275,7 @@ def serialize_text(doc: ConferenceInfo) -> str:
     """The document as a string, without the XML declaration."""
     out: list[str] = []
     _conference(out.append, "conference-info", doc, f' xmlns="{NAMESPACE}"')
-    text = "".join(out)
-    bad = _NOT_XML.search(text)
-    if bad is not None:
-        raise ValueError(f"the document holds a character XML cannot carry: {bad.group()!r}")
-    return text
+    return "".join(out)
 
 
 def serialize(doc: ConferenceInfo) -> bytes:
