@@ -80,7 +80,8 @@ class ConferenceInfoParser:
     def parse(self, data: bytes | str) -> ConferenceInfo:
         """Parse, check limits, validate against the schema, and build the model."""
         root = self.parse_element(data)
-        return self.from_element(root)
+        # Every element takes at least 4 bytes (`<a/>`): a short document cannot exceed the count limit.
+        return self._from_element(root, count=len(data) > 4 * self.limits.max_elements)
 
     def parse_element(self, data: bytes | str) -> etree._Element:
         """Parse and check limits only; the XMPP adapter uses `from_element` on elements it already has."""
@@ -106,16 +107,19 @@ class ConferenceInfoParser:
 
     def from_element(self, root: etree._Element) -> ConferenceInfo:
         """Validate an lxml element (a parsed document or a Coin IQ's child) and build the model."""
+        return self._from_element(root, count=True)
+
+    def _from_element(self, root: etree._Element, *, count: bool) -> ConferenceInfo:
         if root.tag != _ROOT:
             raise DocumentError(
                 f"root element is {root.tag!r}, expected {{{NAMESPACE}}}conference-info",
                 path="/",
                 line=_line(root),
             )
-        count = int(cast(float, self._count(root)))
-        if count > self.limits.max_elements:
+        elements = int(cast(float, self._count(root))) if count else 0
+        if elements > self.limits.max_elements:
             raise DocumentError(
-                f"document has {count} elements, more than the limit of {self.limits.max_elements}"
+                f"document has {elements} elements, more than the limit of {self.limits.max_elements}"
             )
         if self._too_deep(root):
             raise DocumentError(f"document is nested deeper than the limit of {self.limits.max_depth}")
