@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from gateway.conference_info import (
     NAMESPACE,
@@ -256,11 +257,16 @@ def _endpoint(e: Endpoint) -> str:
 
 
 def _foreign_attributes(attrs: Mapping[str, str]) -> str:
-    if not attrs:
-        return ""
+    return _foreign_attribute_text(tuple(attrs.items())) if attrs else ""
+
+
+@lru_cache(maxsize=4096)
+def _foreign_attribute_text(items: tuple[tuple[str, str], ...]) -> str:
+    """` xmlns:ns0="..." ns0:name="value"` for foreign attributes. Memoised: the same few sets (the
+    gateway's own `original` marker on every translated user) recur in every document."""
     declared: dict[str, str] = {}
     parts: list[str] = []
-    for clark, value in attrs.items():
+    for clark, value in items:
         namespace, _, local = clark[1:].partition("}")
         if namespace == _XML_NS:
             prefix = "xml"
