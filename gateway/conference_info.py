@@ -290,6 +290,21 @@ class User(Extensible):
     endpoints: Annotated[dict[str, Endpoint], _keyed("entity")] = Field(default_factory=dict)
 
 
+# The non-keyed children of a user and an endpoint: what a partial replaces when present (merge) and sends
+# when changed (diff).
+USER_LEAVES = ("display_text", "roles", "languages", "cascaded_focus")
+ENDPOINT_LEAVES = (
+    "display_text",
+    "referred",
+    "status",
+    "joining_method",
+    "joining_info",
+    "disconnection_method",
+    "disconnection_info",
+    "call_info",
+)
+
+
 class Users(Extensible):
     state: State = State.FULL
     users: Annotated[dict[str, User], _keyed("entity")] = Field(default_factory=dict)

@@ -18,7 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.conference_info import ConferenceInfo, Endpoint, Node, State, Uris, User, Users
+from gateway.conference_info import (
+    ENDPOINT_LEAVES,
+    USER_LEAVES,
+    ConferenceInfo,
+    Endpoint,
+    Node,
+    State,
+    Uris,
+    User,
+    Users,
+)
 from gateway.lineage import changed_users
 
 
@@ -140,24 +150,11 @@ def _leaf_changes(before: Node, after: Node, names: Iterable[str]) -> dict[str, 
     return values
 
 
-_USER_LEAVES = ("display_text", "roles", "languages", "cascaded_focus")
-_ENDPOINT_LEAVES = (
-    "display_text",
-    "referred",
-    "status",
-    "joining_method",
-    "joining_info",
-    "disconnection_method",
-    "disconnection_info",
-    "call_info",
-)
-
-
 def _diff_user(before: User, after: User) -> User:
     try:
         if before.extensions != after.extensions or before.other_attributes != after.other_attributes:
             raise _NeedsWhole
-        values = _leaf_changes(before, after, _USER_LEAVES)
+        values = _leaf_changes(before, after, USER_LEAVES)
         aors = _diff_uris(before.associated_aors, after.associated_aors)
         if aors is not None:
             values["associated_aors"] = aors
@@ -182,7 +179,7 @@ def _diff_endpoint(before: Endpoint, after: Endpoint) -> Endpoint:
             or not before.media.keys() <= after.media.keys()
         ):
             raise _NeedsWhole
-        values = _leaf_changes(before, after, _ENDPOINT_LEAVES)
+        values = _leaf_changes(before, after, ENDPOINT_LEAVES)
         media = {k: m for k, m in after.media.items() if before.media.get(k) != m}
         if media:
             values["media"] = media

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from gateway.conference_info import (
+    ENDPOINT_LEAVES,
+    USER_LEAVES,
     ConferenceDescription,
     ConferenceInfo,
     Endpoint,
@@ -188,7 +190,7 @@ def _merge_keyed(
 
 def _merge_user(local: User, inc: User) -> User:
     values: dict[str, Any] = {"state": State.FULL}
-    for name in ("display_text", "roles", "languages", "cascaded_focus"):
+    for name in USER_LEAVES:
         value = getattr(inc, name)
         if value is not None:
             values[name] = value
@@ -202,21 +204,9 @@ def _merge_user(local: User, inc: User) -> User:
     return local.model_copy(update=values)
 
 
-_ENDPOINT_LEAVES = (
-    "display_text",
-    "referred",
-    "status",
-    "joining_method",
-    "joining_info",
-    "disconnection_method",
-    "disconnection_info",
-    "call_info",
-)
-
-
 def _merge_endpoint(local: Endpoint, inc: Endpoint) -> Endpoint:
     values: dict[str, Any] = {"state": State.FULL}
-    for name in _ENDPOINT_LEAVES:
+    for name in ENDPOINT_LEAVES:
         value = getattr(inc, name)
         if value is not None:
             values[name] = value
