@@ -1,0 +1,443 @@
+"""SIP transport (RFC 3261 §18): UDP, TCP and TLS sockets of one user agent, framing, size limits.
+
+One listener per transport on the configured address and port (UDP and TCP share the number, as SIP
+expects); nothing is bound anywhere else. Outgoing TCP/TLS connections are opened from the listening
+address and kept for the responses and later requests to the same peer; responses to a request received on
+a connection go back on that connection (§18.2.2).
+
+Why not sipua's `TransportLayer`: it parses each TCP read as one message (no Content-Length framing, so a
+segmented or coalesced message kills the connection), has no TLS, puts the ephemeral port of an outgoing TCP
+connection into Contact, sends responses to a stream peer over a new connection, and lets a non-UTF-8
+datagram raise inside the protocol callback. Here a datagram that cannot be parsed is logged and dropped,
+or answered `400` when it looks like a request with the headers a response needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from sipmessage import URI, Request, Response, Via
+
+from sip.messages import MessageError, parse_message, raw_bad_request
+
+log = structlog.get_logger(__name__)
+
+PROTOCOLS = ("udp", "tcp", "tls")
+DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
+MAX_MESSAGE_BYTES = 65_535  # default limit on one message, any transport
+MAX_HEADER_BYTES = 16_384  # on streams: the header block must end within this many bytes
+UDP_MAX_PAYLOAD = 65_507
+UDP_COMFORTABLE = (
+    1_300  # RFC 3261 §18.1.1: larger requests "should" go over a congestion-controlled transport
+)
+
+
+class TransportError(ConnectionError):
+    """A message could not be sent (no listener for the transport, connection refused, too large...)."""
+
+
+@dataclass(frozen=True)
+class TransportAddress:
+    """A transport endpoint: `protocol` is `udp`, `tcp` or `tls`; `host` an IP address literal."""
+
+    protocol: str
+    host: str
+    port: int
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown transport {self.protocol!r} (one of {', '.join(PROTOCOLS)})")
+
+    @property
+    def reliable(self) -> bool:
+        return self.protocol != "udp"
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.protocol}:{host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> TransportAddress:
+        """`udp:127.0.0.1:5060` (the configuration's `sip.listen` form)."""
+        protocol, _, rest = text.partition(":")
+        host, _, port = rest.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"not PROTOCOL:HOST:PORT: {text!r}")
+        return cls(protocol.lower(), host.strip("[]"), int(port))
+
+
+@dataclass(frozen=True, eq=False)
+class Source:
+    """Where a received message came from: the peer's socket address and, on TCP/TLS, the connection."""
+
+    address: TransportAddress
+    connection: StreamConnection | None = field(default=None, repr=False)
+
+
+MessageCallback = Callable[[Request | Response, Source], None]
+
+
+class FramingError(ValueError):
+    """A stream that cannot be framed any more (oversized message, missing or bad Content-Length)."""
+
+
+class StreamFramer:
+    """Cuts a TCP/TLS byte stream into messages by Content-Length (RFC 3261 §18.3).
+
+    CRLF keep-alives between messages (RFC 5626 §3.5.1) are skipped. An oversized header block or message,
+    or a missing Content-Length, raises `FramingError`: the stream cannot be resynchronised, so the
+    connection must be closed.
+    """
+
+    def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.max_message_bytes = max_message_bytes
+        self._buffer = bytearray()
+        self.keepalives = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        messages: list[bytes] = []
+        while True:
+            while self._buffer[:2] == b"\r\n":
+                del self._buffer[:2]
+                self.keepalives += 1
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > min(MAX_HEADER_BYTES, self.max_message_bytes):
+                    raise FramingError("header block too large")
+                return messages
+            if end > min(MAX_HEADER_BYTES, self.max_message_bytes):
+                raise FramingError("header block too large")
+            length = self._content_length(bytes(self._buffer[:end]))
+            total = end + 4 + length
+            if total > self.max_message_bytes:
+                raise FramingError(f"message of {total} bytes exceeds {self.max_message_bytes}")
+            if len(self._buffer) < total:
+                return messages
+            messages.append(bytes(self._buffer[:total]))
+            del self._buffer[:total]
+
+    @staticmethod
+    def _content_length(head: bytes) -> int:
+        for line in head.split(b"\r\n")[1:]:
+            name, colon, value = line.partition(b":")
+            if colon and name.strip().lower() in (b"content-length", b"l"):
+                text = value.strip()
+                if not text.isdigit():
+                    raise FramingError(f"bad Content-Length {text!r}")
+                return int(text)
+        raise FramingError("no Content-Length on a stream transport")
+
+
+class StreamConnection(asyncio.Protocol):
+    """One TCP or TLS connection, accepted or opened by us."""
+
+    def __init__(self, owner: Transport, protocol: str) -> None:
+        self._owner = owner
+        self.protocol = protocol
+        self.peer: TransportAddress | None = None
+        self._transport: asyncio.Transport | None = None
+        self._framer = StreamFramer(owner.max_message_bytes)
+        self.closed = asyncio.get_running_loop().create_future()
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        host, port = transport.get_extra_info("peername")[:2]
+        self.peer = TransportAddress(self.protocol, host, port)
+        self._owner._connection_made(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._connection_lost(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        assert self.peer is not None
+        try:
+            frames = self._framer.feed(data)
+        except FramingError as exc:
+            log.warning("sip.stream.framing_error", peer=str(self.peer), error=str(exc))
+            self.close()
+            return
+        for frame in frames:
+            self._owner._received(frame, Source(self.peer, self), stream=True)
+
+    def write(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise TransportError(f"connection to {self.peer} is closed")
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _DatagramEndpoint(asyncio.DatagramProtocol):
+    def __init__(self, owner: Transport) -> None:
+        self._owner = owner
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        host, port = str(addr[0]), int(str(addr[1]))
+        if len(data) > self._owner.max_message_bytes:
+            log.warning("sip.udp.oversized", peer=f"{host}:{port}", size=len(data))
+            return
+        if not data.strip(b"\r\n\x00 "):
+            return  # keep-alive
+        self._owner._received(data, Source(TransportAddress("udp", host, port)), stream=False)
+
+    def error_received(self, exc: Exception) -> None:
+        log.info("sip.udp.error", error=str(exc))
+
+
+class Transport:
+    """The sockets of one user agent. `on_message(message, source)` receives every parsed message."""
+
+    def __init__(
+        self,
+        on_message: MessageCallback,
+        *,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        tls_client_context: ssl.SSLContext | None = None,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.on_message = on_message
+        self.max_message_bytes = max_message_bytes
+        self.tls_client_context = tls_client_context
+        self.connect_timeout = connect_timeout
+        self._listen: dict[str, TransportAddress] = {}
+        self._udp: _DatagramEndpoint | None = None
+        self._servers: list[asyncio.Server] = []
+        self._connections: dict[TransportAddress, StreamConnection] = {}
+        self._connecting: dict[TransportAddress, asyncio.Future[StreamConnection]] = {}
+        self.dropped = 0  # messages dropped or answered 400 because they could not be parsed
+
+    # -- listening -------------------------------------------------------------------------------------
+
+    async def listen(self, address: TransportAddress, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Listen on exactly `address` (port 0 picks one; `local_address()` then tells it)."""
+        if address.protocol in self._listen:
+            raise ValueError(f"already listening on {address.protocol}")
+        loop = asyncio.get_running_loop()
+        if address.protocol == "udp":
+            transport, endpoint = await loop.create_datagram_endpoint(
+                lambda: _DatagramEndpoint(self), local_addr=(address.host, address.port)
+            )
+            self._udp = endpoint
+            port = transport.get_extra_info("sockname")[1]
+        else:
+            if address.protocol == "tls" and ssl_context is None:
+                raise ValueError("a TLS listener needs an ssl context (certificate and key)")
+            server = await loop.create_server(
+                lambda: StreamConnection(self, address.protocol),
+                host=address.host,
+                port=address.port,
+                ssl=ssl_context if address.protocol == "tls" else None,
+                reuse_address=True,
+            )
+            self._servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+        self._listen[address.protocol] = TransportAddress(address.protocol, address.host, port)
+        log.info("sip.listen", address=str(self._listen[address.protocol]))
+
+    def local_address(self, protocol: str) -> TransportAddress:
+        """Our listening address for `protocol` (what Via sent-by and Contact carry)."""
+        try:
+            return self._listen[protocol]
+        except KeyError:
+            raise TransportError(f"no {protocol} listener") from None
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        return tuple(self._listen)
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for connection in list(self._connections.values()):
+            connection.close()
+        waits = [c.closed for c in self._connections.values()]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), 2.0)
+        for server in self._servers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+        self._servers.clear()
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        self._udp = None
+        self._listen.clear()
+
+    # -- receiving ---------------------------------------------------------------------------------------
+
+    def _received(self, data: bytes, source: Source, *, stream: bool) -> None:
+        try:
+            message = parse_message(data, stream=stream)
+        except MessageError as exc:
+            self.dropped += 1
+            answer = raw_bad_request(data, str(exc))
+            log.warning("sip.bad_message", peer=str(source.address), error=str(exc), answered=bool(answer))
+            if answer is not None:
+                self._send_raw_back(answer, source)
+            return
+        if isinstance(message, Request):
+            annotate_via(message, source.address)
+        elif len(message.via) != 1:
+            log.warning("sip.response.bad_via_count", peer=str(source.address), count=len(message.via))
+            return
+        self.on_message(message, source)
+
+    def _send_raw_back(self, data: bytes, source: Source) -> None:
+        with contextlib.suppress(TransportError, OSError):
+            if source.connection is not None:
+                source.connection.write(data)
+            elif self._udp is not None and self._udp.transport is not None:
+                self._udp.transport.sendto(data, (source.address.host, source.address.port))
+
+    def _connection_made(self, connection: StreamConnection) -> None:
+        assert connection.peer is not None
+        self._connections[connection.peer] = connection
+
+    def _connection_lost(self, connection: StreamConnection) -> None:
+        if connection.peer is not None and self._connections.get(connection.peer) is connection:
+            del self._connections[connection.peer]
+
+    # -- sending -----------------------------------------------------------------------------------------
+
+    async def send(self, message: Request | Response, destination: TransportAddress) -> None:
+        """Send to `destination`: UDP from the listening socket, TCP/TLS on an open or new connection."""
+        message.content_length = len(message.body)
+        data = bytes(message)
+        if len(data) > self.max_message_bytes:
+            raise TransportError(f"message of {len(data)} bytes exceeds {self.max_message_bytes}")
+        if destination.protocol == "udp":
+            if self._udp is None or self._udp.transport is None:
+                raise TransportError("no udp listener")
+            if len(data) > UDP_MAX_PAYLOAD:
+                raise TransportError(f"{len(data)} bytes do not fit in a datagram")
+            if len(data) > UDP_COMFORTABLE:
+                log.debug("sip.udp.large", size=len(data), destination=str(destination))
+            self._udp.transport.sendto(data, (destination.host, destination.port))
+            return
+        connection = await self._connection_to(destination)
+        connection.write(data)
+
+    async def send_response(self, response: Response, source: Source) -> None:
+        """Send a response where RFC 3261 §18.2.2 / RFC 3581 say: the request's connection, else its Via."""
+        if source.connection is not None and source.connection.is_open:
+            response.content_length = len(response.body)
+            source.connection.write(bytes(response))
+            return
+        await self.send(response, response_destination(response.via[0], source))
+
+    async def _connection_to(self, destination: TransportAddress) -> StreamConnection:
+        existing = self._connections.get(destination)
+        if existing is not None and existing.is_open:
+            return existing
+        pending = self._connecting.get(destination)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        local = self.local_address(destination.protocol)  # we only speak transports we listen on
+        future: asyncio.Future[StreamConnection] = asyncio.get_running_loop().create_future()
+        self._connecting[destination] = future
+        try:
+            context = None
+            if destination.protocol == "tls":
+                context = self.tls_client_context or ssl.create_default_context()
+            loop = asyncio.get_running_loop()
+            _, connection = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: StreamConnection(self, destination.protocol),
+                    host=destination.host,
+                    port=destination.port,
+                    ssl=context,
+                    local_addr=(local.host, 0),
+                ),
+                self.connect_timeout,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            future.set_exception(TransportError(f"cannot connect to {destination}: {exc}"))
+            future.exception()  # mark retrieved
+            raise TransportError(f"cannot connect to {destination}: {exc}") from exc
+        finally:
+            del self._connecting[destination]
+        future.set_result(connection)
+        return connection
+
+
+def annotate_via(request: Request, peer: TransportAddress) -> None:
+    """Add `received` (RFC 3261 §18.2.1) and fill an empty `rport` (RFC 3581 §4) on the top Via."""
+    vias = request.via
+    top = vias[0]
+    params = top.parameters
+    changed = False
+    if top.host != peer.host:
+        params = params.replace(received=peer.host)
+        changed = True
+    if "rport" in params and params["rport"] is None:
+        params = params.replace(rport=str(peer.port))
+        changed = True
+    if changed:
+        vias[0] = Via(transport=top.transport, host=top.host, port=top.port, parameters=params)
+        # only the top Via is rewritten; the others stay exactly as received
+        values = request.headers.getlist("Via")
+        rest = values[0].partition(",")[2].strip()
+        request.headers.setlist("Via", [str(vias[0]), *([rest] if rest else []), *values[1:]])
+
+
+def response_destination(via: Via, source: Source) -> TransportAddress:
+    """Where a response goes when the request's connection is gone, or over UDP (RFC 3261 §18.2.2)."""
+    protocol = via.transport.lower()
+    if protocol not in PROTOCOLS:
+        protocol = source.address.protocol
+    host = via.parameters.get("received") or via.host
+    rport = via.parameters.get("rport")
+    port = int(rport) if rport else (via.port or DEFAULT_PORTS[protocol])
+    return TransportAddress(protocol, host, port)
+
+
+async def resolve(uri: URI) -> TransportAddress:
+    """The transport address a request to `uri` goes to (RFC 3263 reduced: no NAPTR/SRV).
+
+    The transport is the `transport` parameter, else TLS for `sips:`, else UDP; the host must be an IP
+    literal or resolve through the system resolver (A/AAAA only); the port defaults per transport.
+    """
+    transport = uri.parameters.get("transport")
+    if transport:
+        protocol = transport.lower()
+    elif uri.scheme == "sips":
+        protocol = "tls"
+    else:
+        protocol = "udp"
+    if protocol not in PROTOCOLS:
+        raise TransportError(f"unsupported transport {protocol!r} in {uri}")
+    port = uri.port or DEFAULT_PORTS[protocol]
+    host = uri.host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        loop = asyncio.get_running_loop()
+        kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+        try:
+            infos = await loop.getaddrinfo(host, port, type=kind)
+        except OSError as exc:
+            raise TransportError(f"cannot resolve {host}: {exc}") from exc
+        host = str(infos[0][4][0])
+    return TransportAddress(protocol, host, port)

@@ -1,0 +1,494 @@
+"""The SIP user agent the rest of the gateway uses: send a request and await its final response, receive
+requests through a handler object, send in-dialog requests from a `Dialog` record.
+
+No protocol decisions are made here (what to answer to a SUBSCRIBE is the notifier's business); this is the
+thin asyncio layer that RFC 6665/3261 state machines drive:
+
+    ua = UserAgent([TransportAddress("udp", "127.0.0.1", 5060), TransportAddress("tcp", "127.0.0.1", 5060)])
+    await ua.start()
+    response = await ua.send(ua.new_request("SUBSCRIBE", "sip:conf@bridge", from_uri=..., to_uri=...))
+    dialog = Dialog.from_response(request, response)
+    response = await ua.send_in_dialog(dialog, "SUBSCRIBE", headers=[("Expires", "0")])
+
+Incoming requests go to `ua.handler.handle_request(incoming)` — or to the handler registered for their
+Call-ID with `route_call_id` (so a subscriber sees the NOTIFY that arrives before its 2xx). The handler
+answers with `await incoming.respond(code, ...)`: any status code, a To-tag always (see `sip.messages`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Protocol
+
+import structlog
+from sipmessage import URI, Address, AuthCredentials, CSeq, Request, Response
+
+from sip.dialogs import DIALOG_CREATING_METHODS, Dialog
+from sip.digest import Credentials, DigestError, digest_response, parse_challenge
+from sip.messages import create_response, new_branch, new_call_id, new_tag, to_tag
+from sip.transactions import ServerTransaction, Timers, TransactionLayer
+from sip.transport import MAX_MESSAGE_BYTES, Source, Transport, TransportAddress, TransportError, resolve
+
+log = structlog.get_logger(__name__)
+
+Headers = Iterable[tuple[str, str]]
+USER_AGENT = "coin-gateway"
+MAX_AUTH_ATTEMPTS = 3
+
+
+class DialogState(Protocol):
+    """What `send_in_dialog` needs of a dialog record (`sip.dialogs.Dialog` has it)."""
+
+    local_cseq: int
+
+    def new_request(self, method: str) -> Request: ...
+
+    def next_hop(self) -> URI: ...
+
+
+class RequestHandler(Protocol):
+    """What receives requests from the user agent."""
+
+    async def handle_request(self, request: IncomingRequest) -> None: ...
+
+
+class IncomingRequest:
+    """A received request and the means to answer it (the server transaction behind it).
+
+    `tag` is the To-tag every response carries: the request's own when it had one (in-dialog), else one
+    made for this request (the local tag of the dialog a 2xx creates). An ACK for a 2xx has no transaction
+    and cannot be answered.
+    """
+
+    def __init__(
+        self, ua: UserAgent, message: Request, source: Source, transaction: ServerTransaction | None
+    ) -> None:
+        self.ua = ua
+        self.message = message
+        self.source = source
+        self.transaction = transaction
+        self.tag = to_tag(message) or new_tag()
+
+    @property
+    def method(self) -> str:
+        return self.message.method
+
+    @property
+    def answered(self) -> bool:
+        return self.transaction is None or self.transaction.final_sent
+
+    def create_response(
+        self,
+        code: int,
+        phrase: str | None = None,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+        contact: bool | None = None,
+    ) -> Response:
+        """The response `respond` would send, to adjust before `send_response`."""
+        response = create_response(
+            self.message,
+            code,
+            phrase,
+            tag=self.tag,
+            headers=list(headers),
+            body=body,
+            content_type=content_type,
+        )
+        creates_dialog = self.method in DIALOG_CREATING_METHODS and 100 < code < 300
+        if creates_dialog:
+            records = self.message.headers.getlist("Record-Route")
+            if records:  # §12.1.1: the UAS copies Record-Route into a dialog-creating response
+                response.headers.setlist("Record-Route", list(records))
+        wants_contact = contact if contact is not None else (creates_dialog or self.method == "NOTIFY")
+        if wants_contact and response.headers.get("Contact") is None and 100 < code < 300:
+            response.headers.set("Contact", str(self.ua.contact(self.source.address.protocol)))
+        if response.headers.get("Server") is None:
+            response.headers.set("Server", self.ua.user_agent)
+        return response
+
+    async def respond(
+        self,
+        code: int,
+        phrase: str | None = None,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+        contact: bool | None = None,
+    ) -> Response:
+        """Answer with any status (`489 Bad Event`, `423` with `headers=[("Min-Expires", "60")]`, ...).
+
+        A Contact (ours, for the transport the request came on) is added to 1xx/2xx of dialog-creating
+        requests and of NOTIFY unless `contact=False`; Record-Route is copied where §12.1.1 says.
+        """
+        response = self.create_response(
+            code, phrase, headers=headers, body=body, content_type=content_type, contact=contact
+        )
+        await self.send_response(response)
+        return response
+
+    async def send_response(self, response: Response) -> None:
+        if self.transaction is None:
+            raise RuntimeError("an ACK cannot be answered")
+        await self.transaction.respond(response)
+
+
+class UserAgent:
+    """One SIP user agent: its listeners (`listen`: one address per transport), transactions, handlers."""
+
+    def __init__(
+        self,
+        listen: Sequence[TransportAddress],
+        *,
+        handler: RequestHandler | None = None,
+        tls_server_context: ssl.SSLContext | None = None,
+        tls_client_context: ssl.SSLContext | None = None,
+        timers: Timers | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        user_agent: str = USER_AGENT,
+        contact_user: str | None = None,
+    ) -> None:
+        protocols = [address.protocol for address in listen]
+        if len(set(protocols)) != len(protocols):
+            raise ValueError("one listener per transport")
+        self.listen_addresses = list(listen)
+        self.handler = handler
+        self.user_agent = user_agent
+        self.contact_user = contact_user
+        self._tls_server_context = tls_server_context
+        self.transport = Transport(
+            self._on_message, max_message_bytes=max_message_bytes, tls_client_context=tls_client_context
+        )
+        self.transactions = TransactionLayer(
+            self.transport, self._on_request, on_stray=self._on_stray, timers=timers
+        )
+        self._call_handlers: dict[str, RequestHandler] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
+
+    # -- life cycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            for address in self.listen_addresses:
+                context = self._tls_server_context if address.protocol == "tls" else None
+                await self.transport.listen(address, context)
+        except BaseException:
+            await self.transport.close()
+            raise
+
+    async def close(self) -> None:
+        """Close sockets, end transactions, wait for handler tasks (cancelled if still running)."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.transactions.close()
+        await self.transport.close()
+
+    async def __aenter__(self) -> UserAgent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- addresses -------------------------------------------------------------------------------------
+
+    def local_address(self, protocol: str = "udp") -> TransportAddress:
+        return self.transport.local_address(protocol)
+
+    def contact(self, protocol: str = "udp", *, user: str | None = None, params: str = "") -> Address:
+        """Our Contact for `protocol`: `<sip:[user@]host:port[;transport=tcp|tls]>` plus `params` (e.g.
+        `;isfocus` as a header parameter, RFC 4579)."""
+        address = self.local_address(protocol)
+        user = user if user is not None else self.contact_user
+        userinfo = f"{user}@" if user else ""
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        transport = "" if protocol == "udp" else f";transport={protocol}"
+        return Address.parse(f"<sip:{userinfo}{host}:{address.port}{transport}>{params}")
+
+    # -- sending ---------------------------------------------------------------------------------------
+
+    def new_request(
+        self,
+        method: str,
+        uri: URI | str,
+        *,
+        from_uri: Address | str,
+        to_uri: Address | str,
+        from_tag: str | None = None,
+        call_id: str | None = None,
+        cseq: int = 1,
+        headers: Headers = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Request:
+        """A request outside any dialog (§8.1.1): new Call-ID and From-tag unless given."""
+        request_uri = URI.parse(uri) if isinstance(uri, str) else uri
+        request = Request(method, request_uri, body)
+        request.headers.set("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
+        request.max_forwards = 70
+        from_address = Address.parse(from_uri) if isinstance(from_uri, str) else from_uri
+        to_address = Address.parse(to_uri) if isinstance(to_uri, str) else to_uri
+        tag = from_tag or from_address.parameters.get("tag") or new_tag()
+        request.from_address = from_address.__class__(
+            uri=from_address.uri, name=from_address.name, parameters=from_address.parameters.replace(tag=tag)
+        )
+        request.to_address = to_address
+        request.call_id = call_id or new_call_id()
+        request.cseq = CSeq(cseq, method)
+        for name, value in headers:
+            request.headers.add(name, value)
+        if content_type is not None:
+            request.headers.set("Content-Type", content_type)
+        return request
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        credentials: Sequence[Credentials] = (),
+        contact: bool | None = None,
+        on_provisional: Callable[[Response], None] | None = None,
+        dialog: DialogState | None = None,
+        next_hop: URI | None = None,
+    ) -> Response:
+        """Send `request` and return its final response; answer Digest challenges with `credentials`.
+
+        The next hop is the first Route when it is a loose router, else the Request-URI (RFC 3261 §8.1.2);
+        Via (new branch, `rport`), Contact (for dialog-creating methods and NOTIFY, unless `contact` says
+        otherwise) and User-Agent are filled in. A `401`/`407` whose realm has credentials is answered once
+        per realm (again if the server says `stale`): the request is sent anew with CSeq + 1 (the dialog's
+        next CSeq when `dialog` is given). A timeout gives `408`, a transport error `503`.
+        """
+        answered: set[tuple[str, str]] = set()
+        for _attempt in range(MAX_AUTH_ATTEMPTS + 1):
+            response = await self._send_once(
+                request, next_hop=next_hop, contact=contact, on_provisional=on_provisional
+            )
+            if response.code not in (401, 407) or not credentials:
+                return response
+            retry = self._authorize(request, response, credentials, answered, dialog)
+            if retry is None:
+                return response
+            request = retry
+        return response
+
+    async def send_in_dialog(
+        self,
+        dialog: DialogState,
+        method: str,
+        *,
+        headers: Headers = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+        credentials: Sequence[Credentials] = (),
+        on_provisional: Callable[[Response], None] | None = None,
+    ) -> Response:
+        """Build an in-dialog request from `dialog` (remote target, route set, next CSeq), send it to the
+        dialog's next hop, and return its final response."""
+        request = dialog.new_request(method)
+        request.body = body
+        for name, value in headers:
+            request.headers.add(name, value)
+        if content_type is not None:
+            request.headers.set("Content-Type", content_type)
+        response = await self.send(
+            request,
+            next_hop=dialog.next_hop(),
+            credentials=credentials,
+            on_provisional=on_provisional,
+            dialog=dialog,
+        )
+        if isinstance(dialog, Dialog):
+            dialog.accept_response(response)
+        return response
+
+    async def send_ack(self, dialog: Dialog, invite_cseq: int, *, body: bytes = b"") -> None:
+        """ACK a 2xx to INVITE (§13.2.2.4): its own request, no transaction; a retransmitted 2xx is ACKed
+        again from a cache."""
+        saved = dialog.local_cseq
+        dialog.local_cseq = invite_cseq
+        request = dialog.new_request("ACK")
+        dialog.local_cseq = saved
+        request.body = body
+        destination = await resolve(dialog.next_hop())
+        self._complete(request, destination.protocol, contact=False)
+        self._acks[(dialog.call_id, invite_cseq)] = (request, destination)
+        asyncio.get_running_loop().call_later(
+            self.transactions.timers.timeout, self._acks.pop, (dialog.call_id, invite_cseq), None
+        )
+        await self.transactions.send_ack(request, destination)
+
+    async def send_response(self, response: Response) -> None:
+        """Send a response built elsewhere (e.g. by a sans-IO machine) on the server transaction of the
+        request it answers (matched by the top Via's branch and sent-by, and the CSeq method)."""
+        transaction = self.transactions.server_transaction_for(response)
+        if transaction is None:
+            raise LookupError(f"no server transaction for {response.code} to {response.cseq.method}")
+        await transaction.respond(response)
+
+    @staticmethod
+    def next_hop(request: Request) -> URI:
+        routes = request.route
+        if routes and "lr" in routes[0].uri.parameters:
+            return routes[0].uri
+        return request.uri
+
+    async def _send_once(
+        self,
+        request: Request,
+        *,
+        next_hop: URI | None,
+        contact: bool | None,
+        on_provisional: Callable[[Response], None] | None,
+    ) -> Response:
+        try:
+            destination = await resolve(next_hop or self.next_hop(request))
+            self._complete(request, destination.protocol, contact=contact)
+        except TransportError as exc:
+            log.info("sip.request.unroutable", method=request.method, uri=str(request.uri), error=str(exc))
+            return create_response(request, 503, f"Service Unavailable ({exc})")
+        return await self.transactions.send_request(request, destination, on_provisional)
+
+    def _complete(self, request: Request, protocol: str, *, contact: bool | None) -> None:
+        local = self.local_address(protocol)
+        host = f"[{local.host}]" if ":" in local.host else local.host
+        branch = request.via[0].parameters.get("branch") if request.headers.get("Via") else None
+        branch = branch if branch and branch.startswith("z9hG4bK") else new_branch()
+        request.headers.set("Via", f"SIP/2.0/{protocol.upper()} {host}:{local.port};branch={branch};rport")
+        if request.headers.get("Max-Forwards") is None:
+            request.max_forwards = 70
+        wants_contact = (
+            contact if contact is not None else request.method in {*DIALOG_CREATING_METHODS, "NOTIFY"}
+        )
+        if wants_contact and request.headers.get("Contact") is None:
+            request.headers.set("Contact", str(self.contact(protocol)))
+        if request.headers.get("User-Agent") is None:
+            request.headers.set("User-Agent", self.user_agent)
+
+    def _authorize(
+        self,
+        request: Request,
+        response: Response,
+        credentials: Sequence[Credentials],
+        answered: set[tuple[str, str]],
+        dialog: DialogState | None,
+    ) -> Request | None:
+        """The request again with credentials for the challenge in `response`, or None if we have none."""
+        challenge_header, answer_header = (
+            ("WWW-Authenticate", "Authorization") if response.code == 401 else
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        )  # fmt: skip
+        retry = _copy_request(request)
+        authorized = False
+        for value in response.headers.getlist(challenge_header):
+            try:
+                _scheme, params = parse_challenge(value)
+            except DigestError:
+                log.info("sip.auth.bad_challenge", value=value)
+                continue
+            realm = params.get("realm", "")
+            stale = params.get("stale", "").lower() == "true"
+            if (answer_header, realm) in answered and not stale:
+                continue  # our credentials for this realm were refused
+            match = next((c for c in credentials if c.matches(realm)), None)
+            if match is None:
+                continue
+            try:
+                answer = digest_response(
+                    value, method=request.method, uri=str(request.uri), credentials=match
+                )
+            except DigestError as exc:
+                log.info("sip.auth.unsupported", realm=realm, error=str(exc))
+                continue
+            _remove_realm(retry, answer_header, realm)
+            retry.headers.add(answer_header, str(answer))
+            answered.add((answer_header, realm))
+            authorized = True
+        if not authorized:
+            return None
+        sequence = request.cseq.sequence + 1
+        if dialog is not None:
+            sequence = dialog.local_cseq = max(dialog.local_cseq + 1, sequence)
+        retry.cseq = CSeq(sequence, request.method)
+        retry.headers.set("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
+        return retry
+
+    # -- receiving -------------------------------------------------------------------------------------
+
+    def route_call_id(self, call_id: str, handler: RequestHandler) -> None:
+        """Send every request with this Call-ID to `handler` (e.g. the subscriber that sent the SUBSCRIBE)."""
+        self._call_handlers[call_id] = handler
+
+    def unroute_call_id(self, call_id: str) -> None:
+        self._call_handlers.pop(call_id, None)
+
+    def _on_message(self, message: Request | Response, source: Source) -> None:
+        self.transactions.receive(message, source)
+
+    def _on_request(self, request: Request, transaction: ServerTransaction) -> None:
+        self._dispatch(IncomingRequest(self, request, source=transaction.source, transaction=transaction))
+
+    def _on_stray(self, message: Request | Response, source: Source) -> None:
+        if isinstance(message, Request):  # an ACK for a 2xx
+            self._dispatch(IncomingRequest(self, message, source=source, transaction=None))
+        elif message.cseq.method == "INVITE" and 200 <= message.code < 300:
+            cached = self._acks.get((message.call_id, message.cseq.sequence))
+            if cached is not None:
+                self._spawn(self.transactions.send_ack(*cached))
+
+    def _dispatch(self, incoming: IncomingRequest) -> None:
+        handler = self._call_handlers.get(incoming.message.call_id, self.handler)
+        self._spawn(self._handle(handler, incoming))
+
+    async def _handle(self, handler: RequestHandler | None, incoming: IncomingRequest) -> None:
+        if handler is None:
+            if not incoming.answered:
+                await incoming.respond(501, "Not Implemented (no handler)")
+            return
+        try:
+            await handler.handle_request(incoming)
+        except Exception:
+            log.exception("sip.handler.failed", method=incoming.method, call_id=incoming.message.call_id)
+            if not incoming.answered:
+                await incoming.respond(500, "Server Internal Error")
+            return
+        if not incoming.answered:
+            log.error("sip.handler.no_answer", method=incoming.method, call_id=incoming.message.call_id)
+            await incoming.respond(500, "Server Internal Error (not answered)")
+
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _copy_request(request: Request) -> Request:
+    copy = Request(request.method, request.uri, request.body)
+    for name in request.headers.keys():  # noqa: SIM118 (Headers has no __iter__)
+        copy.headers.setlist(name, list(request.headers.getlist(name)))
+    return copy
+
+
+def _remove_realm(request: Request, header: str, realm: str) -> None:
+    """Drop earlier credentials for `realm` (a stale nonce is answered anew)."""
+    kept = []
+    for value in request.headers.getlist(header):
+        with contextlib.suppress(ValueError):
+            parsed = AuthCredentials.parse(value)
+            if parsed.parameters is not None and parsed.parameters.get("realm") == realm:
+                continue
+        kept.append(value)
+    if kept:
+        request.headers.setlist(header, kept)
+    else:
+        request.headers.remove(header)
