@@ -31,18 +31,31 @@ from sipmessage import URI, Address, CSeq, Message, Parameters, Request, Respons
 MAX_FORWARDS = 70
 _NOT_IN_REQUEST_URI = ("method",)  # RFC 3261 section 19.1.1 table 1
 
-STATUS_PHRASES = {
+STATUS_PHRASES = {  # RFC 3261 section 21, RFC 6665 section 8.3.2
+    100: "Trying",
     200: "OK",
     202: "Accepted",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    405: "Method Not Allowed",
     406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
     415: "Unsupported Media Type",
     423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
+    486: "Busy Here",
     489: "Bad Event",
+    491: "Request Pending",
     500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    603: "Decline",
 }
 
 
