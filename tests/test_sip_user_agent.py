@@ -1,0 +1,588 @@
+"""sip.user_agent over loopback sockets, with a raw peer that shows exactly what goes on the wire.
+
+The gap fixes: (a) in-dialog requests go to the remote target along the route set
+(test_in_dialog_request_*), (b) error responses carry a To-tag and (c) any status can be sent
+(test_489_*, test_423_*). Each is also run against sipua's own code, marked xfail(strict): that is the
+failure our layer corrects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sipua
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from sipmessage import URI, Request
+
+from sip.dialogs import Dialog
+from sip.digest import Credentials, digest_response
+from sip.messages import from_tag, to_tag
+from sip.transactions import Timers
+from sip.transport import TransportAddress
+from sip.user_agent import IncomingRequest, UserAgent
+from tests.peers.process import free_port_both
+from tests.peers.raw_sip import RawUdpPeer, answer, sip_message
+
+FAST = Timers(t1=0.05, t2=0.2, t4=0.2, timer_d=0.5)
+pytestmark = pytest.mark.timeout(30)
+
+
+class Recorder:
+    """A handler that answers with a fixed status (and headers), and records what it got."""
+
+    def __init__(self, code: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self.code = code
+        self.headers = headers
+        self.requests: asyncio.Queue[IncomingRequest] = asyncio.Queue()
+
+    async def handle_request(self, request: IncomingRequest) -> None:
+        await self.requests.put(request)
+        if request.transaction is not None:
+            await request.respond(self.code, headers=self.headers)
+
+
+@pytest.fixture
+async def ua() -> AsyncIterator[UserAgent]:
+    port = free_port_both()
+    agent = UserAgent(
+        [TransportAddress("udp", "127.0.0.1", port), TransportAddress("tcp", "127.0.0.1", port)], timers=FAST
+    )
+    await agent.start()
+    yield agent
+    await agent.close()
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[RawUdpPeer]:
+    raw = await RawUdpPeer.open()
+    yield raw
+    raw.close()
+
+
+def subscribe_from(peer: RawUdpPeer, ua: UserAgent, event: str = "conference", expires: int = 600) -> bytes:
+    return sip_message(
+        f"""
+        SUBSCRIBE sip:room@127.0.0.1:{ua.local_address().port} SIP/2.0
+        Via: SIP/2.0/UDP 127.0.0.1:{peer.port};branch=z9hG4bK-{event}-{expires};rport
+        From: <sip:watcher@127.0.0.1:{peer.port}>;tag=w1
+        To: <sip:room@127.0.0.1:{ua.local_address().port}>
+        Call-ID: sub-{event}-{expires}
+        CSeq: 1 SUBSCRIBE
+        Contact: <sip:watcher@127.0.0.1:{peer.port}>
+        Max-Forwards: 70
+        Event: {event}
+        Expires: {expires}
+        """
+    )
+
+
+# -- gaps (b) and (c): any status, with a To-tag ----------------------------------------------------------
+
+
+class EventPolicy:
+    """489 for anything but Event: conference, 423 below 60 s, else 200."""
+
+    async def handle_request(self, request: IncomingRequest) -> None:
+        if request.message.headers.get("Event") != "conference":
+            await request.respond(489, headers=[("Allow-Events", "conference")])
+        elif int(request.message.headers.get("Expires", "3600")) < 60:
+            await request.respond(423, headers=[("Min-Expires", "60")])
+        else:
+            await request.respond(200, headers=[("Expires", "600")])
+
+
+async def test_489_bad_event_with_a_to_tag(ua: UserAgent, peer: RawUdpPeer) -> None:
+    ua.handler = EventPolicy()
+    peer.send(subscribe_from(peer, ua, event="presence"), ua.local_address().port)
+    response = await peer.receive_response()
+    assert (response.code, response.phrase) == (489, "Bad Event")
+    assert to_tag(response)
+    assert response.headers["Allow-Events"] == "conference"
+    assert response.via[0].parameters["rport"] == str(peer.port)
+
+
+async def test_423_with_min_expires(ua: UserAgent, peer: RawUdpPeer) -> None:
+    ua.handler = EventPolicy()
+    peer.send(subscribe_from(peer, ua, expires=10), ua.local_address().port)
+    response = await peer.receive_response()
+    assert (response.code, response.phrase, response.min_expires) == (423, "Interval Too Brief", 60)
+    assert to_tag(response)
+
+
+async def test_2xx_to_subscribe_has_our_contact_and_the_same_tag_as_the_dialog(
+    ua: UserAgent, peer: RawUdpPeer
+) -> None:
+    recorder = Recorder(200)
+    ua.handler = recorder
+    peer.send(subscribe_from(peer, ua), ua.local_address().port)
+    response = await peer.receive_response()
+    incoming = recorder.requests.get_nowait()
+    assert to_tag(response) == incoming.tag
+    assert response.contact[0].uri.port == ua.local_address().port
+    assert response.headers["Server"] == "coin-gateway"
+
+
+# -- server transactions ----------------------------------------------------------------------------------
+
+
+async def test_a_retransmitted_request_gets_the_same_response_again(ua: UserAgent, peer: RawUdpPeer) -> None:
+    """sipua's non-INVITE server transaction ignores retransmissions: a lost 200 is never sent again."""
+    recorder = Recorder(200)
+    ua.handler = recorder
+    request = subscribe_from(peer, ua)
+    peer.send(request, ua.local_address().port)
+    first = await peer.receive_response()
+    peer.send(request, ua.local_address().port)
+    second = await peer.receive_response()
+    assert to_tag(first) == to_tag(second)
+    assert recorder.requests.qsize() == 1  # the handler saw it once
+
+
+async def test_unanswered_or_failing_handler_gives_500_and_no_handler_501(
+    ua: UserAgent, peer: RawUdpPeer
+) -> None:
+    class Silent:
+        async def handle_request(self, request: IncomingRequest) -> None:
+            return None
+
+    class Broken:
+        async def handle_request(self, request: IncomingRequest) -> None:
+            raise RuntimeError("bug")
+
+    ua.handler = Silent()
+    peer.send(subscribe_from(peer, ua, expires=1), ua.local_address().port)
+    assert (await peer.receive_response()).code == 500
+    ua.handler = Broken()
+    peer.send(subscribe_from(peer, ua, expires=2), ua.local_address().port)
+    assert (await peer.receive_response()).code == 500
+    ua.handler = None
+    peer.send(subscribe_from(peer, ua, expires=3), ua.local_address().port)
+    assert (await peer.receive_response()).code == 501
+
+
+async def test_bad_datagrams_are_dropped_or_answered_400(ua: UserAgent, peer: RawUdpPeer) -> None:
+    ua.handler = Recorder(200)
+    peer.send(b"\xff\xfe garbage \r\n\r\n", ua.local_address().port)
+    assert await peer.nothing()
+    broken = subscribe_from(peer, ua).replace(b"CSeq: 1 SUBSCRIBE", b"CSeq: x SUBSCRIBE")
+    peer.send(broken, ua.local_address().port)
+    data, _ = await peer.receive_raw()  # its CSeq is as broken as the request's: no strict parse
+    assert data.startswith(b"SIP/2.0 400 Bad Request - bad header: CSeq is not valid\r\n")
+    assert b"To: <sip:room@127.0.0.1:" in data and b">;tag=" in data
+    assert ua.transport.dropped == 2
+
+
+async def test_call_id_routing_takes_precedence(ua: UserAgent, peer: RawUdpPeer) -> None:
+    default, routed = Recorder(200), Recorder(202)
+    ua.handler = default
+    ua.route_call_id("sub-conference-600", routed)
+    peer.send(subscribe_from(peer, ua), ua.local_address().port)
+    assert (await peer.receive_response()).code == 202
+    ua.unroute_call_id("sub-conference-600")
+    assert default.requests.empty()
+
+
+# -- client side ------------------------------------------------------------------------------------------
+
+
+def new_subscribe(ua: UserAgent, peer: RawUdpPeer) -> Request:
+    return ua.new_request(
+        "SUBSCRIBE",
+        f"sip:conf@127.0.0.1:{peer.port}",
+        from_uri="<sip:gw@127.0.0.1>",
+        to_uri=f"<sip:conf@127.0.0.1:{peer.port}>",
+        headers=[("Event", "conference"), ("Expires", "600")],
+    )
+
+
+async def test_request_and_final_response_over_udp(ua: UserAgent, peer: RawUdpPeer) -> None:
+    task = asyncio.create_task(ua.send(new_subscribe(ua, peer)))
+    request = await peer.receive_request()
+    via = request.via[0]
+    assert (via.transport, via.host, via.port) == ("UDP", "127.0.0.1", ua.local_address().port)
+    assert "rport" in via.parameters
+    assert request.contact[0].uri.port == ua.local_address().port
+    assert request.headers["User-Agent"] == "coin-gateway"
+    peer.send(answer(request, 100, "Trying", to_tag=None), ua.local_address().port)
+    peer.send(
+        answer(request, 200, "OK", f"Contact: <sip:conf@127.0.0.1:{peer.port}>"), ua.local_address().port
+    )
+    response = await task
+    assert response.code == 200
+
+
+async def test_timeout_gives_408_after_retransmissions(ua: UserAgent, peer: RawUdpPeer) -> None:
+    response = await ua.send(new_subscribe(ua, peer))
+    assert response.code == 408
+    copies = peer.queue.qsize()
+    assert copies >= 4  # timer E retransmitted the request
+
+
+async def test_unreachable_tcp_gives_503(ua: UserAgent) -> None:
+    port = free_port_both()
+    request = ua.new_request(
+        "OPTIONS", f"sip:x@127.0.0.1:{port};transport=tcp", from_uri="<sip:gw@127.0.0.1>", to_uri="<sip:x@h>"
+    )
+    assert (await ua.send(request)).code == 503
+
+
+async def test_digest_challenge_is_answered_with_the_callers_credentials(
+    ua: UserAgent, peer: RawUdpPeer
+) -> None:
+    credentials = [Credentials("gw", "secret", realm="bridge")]
+    task = asyncio.create_task(ua.send(new_subscribe(ua, peer), credentials=credentials))
+    first = await peer.receive_request()
+    challenge = 'Digest realm="bridge", nonce="abc123", qop="auth,auth-int", algorithm=MD5'
+    peer.send(answer(first, 401, "Unauthorized", f"WWW-Authenticate: {challenge}"), ua.local_address().port)
+    second = await peer.receive_request()
+    assert second.cseq.sequence == first.cseq.sequence + 1
+    assert second.call_id == first.call_id
+    assert from_tag(second) == from_tag(first)
+    assert second.via[0].parameters["branch"] != first.via[0].parameters["branch"]
+    authorization = second.headers["Authorization"]
+    assert 'username="gw"' in authorization
+    assert 'uri="' + str(first.uri) + '"' in authorization
+    cnonce = authorization.split('cnonce="')[1].split('"')[0]
+    expected = digest_response(
+        challenge, method="SUBSCRIBE", uri=str(first.uri), credentials=credentials[0], cnonce=cnonce
+    )
+    assert expected.parameters is not None
+    assert f'response="{expected.parameters["response"]}"' in authorization
+    # wrong credentials: a second 401 for the same realm is final
+    peer.send(answer(second, 401, "Unauthorized", f"WWW-Authenticate: {challenge}"), ua.local_address().port)
+    assert (await task).code == 401
+
+
+async def test_proxy_challenge_without_matching_credentials_is_final(ua: UserAgent, peer: RawUdpPeer) -> None:
+    task = asyncio.create_task(
+        ua.send(new_subscribe(ua, peer), credentials=[Credentials("u", "p", realm="x")])
+    )
+    first = await peer.receive_request()
+    peer.send(
+        answer(
+            first, 407, "Proxy Authentication Required", 'Proxy-Authenticate: Digest realm="y", nonce="n"'
+        ),
+        ua.local_address().port,
+    )
+    assert (await task).code == 407
+
+
+# -- gap (a): in-dialog requests to the remote target along the route set --------------------------------
+
+
+async def establish(ua: UserAgent, peer: RawUdpPeer, *extra: str) -> tuple[Request, Dialog, object]:
+    """Our SUBSCRIBE, the peer's 200 with `extra` headers; the dialog both ways (ours and sipua's)."""
+    request = new_subscribe(ua, peer)
+    task = asyncio.create_task(ua.send(request))
+    received = await peer.receive_request()
+    peer.send(answer(received, 200, "OK", *extra), ua.local_address().port)
+    response = await task
+    assert response.code == 200
+    dialog = Dialog.from_response(request, response)
+    # sipua's dialog for the same exchange (its DialogLayer only needs a transaction layer to exist)
+    sipua_dialog = sipua.Dialog(
+        call_id=request.call_id,
+        dialog_layer=sipua.DialogLayer(sipua.TransactionLayer(sipua.TransportLayer())),
+        local_address=request.from_address,
+        remote_address=dialog.remote_address,
+        remote_uri=dialog.remote_target,
+        route_set=list(reversed(response.record_route)),
+    )
+    return request, dialog, sipua_dialog
+
+
+def ours_request(dialog: Dialog, _sipua_dialog: object) -> Request:
+    return dialog.new_request("SUBSCRIBE")
+
+
+def sipua_request(_dialog: Dialog, sipua_dialog: object) -> Request:
+    return sipua_dialog.create_request("SUBSCRIBE")  # type: ignore[attr-defined, no-any-return]
+
+
+SIPUA_GAP_A = pytest.mark.xfail(
+    strict=True, reason="sipua gap: in-dialog Request-URI is the To URI, not the Contact"
+)
+
+
+@pytest.mark.parametrize(
+    "build", [ours_request, pytest.param(sipua_request, marks=SIPUA_GAP_A)], ids=["ours", "sipua"]
+)
+async def test_in_dialog_request_targets_the_contact(ua: UserAgent, peer: RawUdpPeer, build: object) -> None:
+    target = await RawUdpPeer.open()
+    try:
+        _, dialog, sipua_dialog = await establish(ua, peer, f"Contact: <sip:conf@127.0.0.1:{target.port}>")
+        request = build(dialog, sipua_dialog)  # type: ignore[operator]
+        assert request.uri == URI.parse(f"sip:conf@127.0.0.1:{target.port}")
+        assert request.headers.get("Route") is None
+        task = asyncio.create_task(ua.send(request))
+        arrived = await target.receive_request()  # at the Contact's port, not the peer's
+        assert arrived.method == "SUBSCRIBE"
+        target.send(answer(arrived, 200, "OK"), ua.local_address().port)
+        assert (await task).code == 200
+        assert await peer.nothing(0.1)
+    finally:
+        target.close()
+
+
+@pytest.mark.parametrize(
+    "build", [ours_request, pytest.param(sipua_request, marks=SIPUA_GAP_A)], ids=["ours", "sipua"]
+)
+async def test_in_dialog_request_follows_the_loose_route_set(
+    ua: UserAgent, peer: RawUdpPeer, build: object
+) -> None:
+    proxy = await RawUdpPeer.open()
+    try:
+        record_route = f"Record-Route: <sip:127.0.0.1:{proxy.port};lr;ftag=x%3Ay>, <sip:p2.invalid;lr>"
+        contact = "Contact: <sip:conf@127.0.0.1:9;transport=udp>"
+        _, dialog, sipua_dialog = await establish(ua, peer, record_route, contact)
+        request = build(dialog, sipua_dialog)  # type: ignore[operator]
+        assert request.uri == URI.parse("sip:conf@127.0.0.1:9;transport=udp")
+        # the UAC reverses Record-Route; each entry exactly as the proxy wrote it
+        assert request.headers.getlist("Route") == [
+            "<sip:p2.invalid;lr>",
+            f"<sip:127.0.0.1:{proxy.port};lr;ftag=x%3Ay>",
+        ]
+    finally:
+        proxy.close()
+
+
+async def test_send_in_dialog_goes_to_the_first_route(ua: UserAgent, peer: RawUdpPeer) -> None:
+    proxy = await RawUdpPeer.open()
+    try:
+        _, dialog, _ = await establish(
+            ua, peer, f"Record-Route: <sip:127.0.0.1:{proxy.port};lr>", "Contact: <sip:conf@127.0.0.1:9>"
+        )
+        task = asyncio.create_task(ua.send_in_dialog(dialog, "SUBSCRIBE", headers=[("Expires", "0")]))
+        arrived = await proxy.receive_request()
+        assert str(arrived.uri) == "sip:conf@127.0.0.1:9"
+        assert arrived.headers["Route"] == f"<sip:127.0.0.1:{proxy.port};lr>"
+        assert arrived.cseq.sequence == 2
+        assert to_tag(arrived) == "peer1"
+        proxy.send(answer(arrived, 200, "OK", "Contact: <sip:conf@127.0.0.1:10>"), ua.local_address().port)
+        assert (await task).code == 200
+        assert dialog.remote_target.port == 10  # a 2xx to a target refresh request moves the target
+    finally:
+        proxy.close()
+
+
+async def test_strict_route_puts_the_route_in_the_request_uri(ua: UserAgent, peer: RawUdpPeer) -> None:
+    _, dialog, _ = await establish(
+        ua,
+        peer,
+        f"Record-Route: <sip:127.0.0.1:{peer.port};maddr=127.0.0.1>",
+        "Contact: <sip:conf@127.0.0.1:9>",
+    )
+    request = dialog.new_request("NOTIFY")
+    assert str(request.uri) == f"sip:127.0.0.1:{peer.port}"
+    assert request.headers.getlist("Route") == ["<sip:conf@127.0.0.1:9>"]
+    assert dialog.next_hop() == request.uri
+
+
+async def test_uas_dialog_keeps_record_route_in_order_and_targets_the_contact(
+    ua: UserAgent, peer: RawUdpPeer
+) -> None:
+    recorder = Recorder(200)
+    ua.handler = recorder
+    raw = subscribe_from(peer, ua).replace(
+        b"Max-Forwards",
+        f"Record-Route: <sip:127.0.0.1:{peer.port};lr>, <sip:far.invalid;lr>\r\nMax-Forwards".encode(),
+    )
+    peer.send(raw, ua.local_address().port)
+    response = await peer.receive_response()
+    assert response.headers.getlist("Record-Route") == [
+        f"<sip:127.0.0.1:{peer.port};lr>, <sip:far.invalid;lr>"
+    ]
+    incoming = recorder.requests.get_nowait()
+    dialog = Dialog.from_request(incoming.message, incoming.tag)
+    task = asyncio.create_task(ua.send_in_dialog(dialog, "NOTIFY", headers=[("Event", "conference")]))
+    notify = await peer.receive_request()  # the first route is the peer itself
+    assert str(notify.uri) == f"sip:watcher@127.0.0.1:{peer.port}"
+    assert notify.headers.getlist("Route") == [f"<sip:127.0.0.1:{peer.port};lr>", "<sip:far.invalid;lr>"]
+    assert from_tag(notify) == incoming.tag and to_tag(notify) == "w1"
+    peer.send(answer(notify, 200, "OK"), ua.local_address().port)
+    assert (await task).code == 200
+
+
+# -- UA to UA, TCP and TLS --------------------------------------------------------------------------------
+
+
+class Notifier:
+    """Answers SUBSCRIBE with 200 and sends a NOTIFY in the new dialog."""
+
+    def __init__(self, ua: UserAgent) -> None:
+        self.ua = ua
+        self.notify_codes: list[int] = []
+
+    async def handle_request(self, request: IncomingRequest) -> None:
+        await request.respond(200, headers=[("Expires", "600")])
+        dialog = Dialog.from_request(request.message, request.tag)
+        response = await self.ua.send_in_dialog(
+            dialog,
+            "NOTIFY",
+            headers=[("Event", "conference"), ("Subscription-State", "active;expires=600")],
+            body=b"<conference-info/>",
+            content_type="application/conference-info+xml",
+        )
+        self.notify_codes.append(response.code)
+
+
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+async def test_subscribe_and_notify_between_two_user_agents(ua: UserAgent, protocol: str) -> None:
+    port = free_port_both()
+    other = UserAgent(
+        [TransportAddress("udp", "127.0.0.1", port), TransportAddress("tcp", "127.0.0.1", port)], timers=FAST
+    )
+    async with other:
+        notifier = Notifier(other)
+        other.handler = notifier
+        subscriber = Recorder(200)
+        request = ua.new_request(
+            "SUBSCRIBE",
+            f"sip:room@127.0.0.1:{port};transport={protocol}",
+            from_uri="<sip:watcher@127.0.0.1>",
+            to_uri=f"<sip:room@127.0.0.1:{port}>",
+            headers=[("Event", "conference")],
+        )
+        ua.route_call_id(request.call_id, subscriber)
+        response = await ua.send(request)
+        assert response.code == 200
+        notify = await asyncio.wait_for(subscriber.requests.get(), 5)
+        assert notify.message.body == b"<conference-info/>"
+        assert notify.source.address.protocol == protocol
+        assert to_tag(notify.message) == from_tag(request)
+        for _ in range(50):
+            if notifier.notify_codes:
+                break
+            await asyncio.sleep(0.02)
+        assert notifier.notify_codes == [200]
+
+
+async def test_tcp_framing_and_responses_on_the_same_connection(ua: UserAgent) -> None:
+    ua.handler = Recorder(200)
+    reader, writer = await asyncio.open_connection("127.0.0.1", ua.local_address("tcp").port)
+    try:
+
+        def request(n: int) -> bytes:
+            return sip_message(
+                f"""
+                OPTIONS sip:room@127.0.0.1 SIP/2.0
+                Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-tcp-{n}
+                From: <sip:a@127.0.0.1>;tag=t{n}
+                To: <sip:room@127.0.0.1>
+                Call-ID: tcp-{n}
+                CSeq: {n} OPTIONS
+                """
+            )
+
+        stream = b"\r\n\r\n" + request(1) + request(2) + request(3)
+        for index in range(0, len(stream), 50):  # segmented and coalesced
+            writer.write(stream[index : index + 50])
+            await writer.drain()
+        seen = set()
+        for _ in range(3):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"SIP/2.0 200 OK")
+            seen.add(next(line for line in head.split(b"\r\n") if line.startswith(b"Call-ID")))
+        assert seen == {b"Call-ID: tcp-1", b"Call-ID: tcp-2", b"Call-ID: tcp-3"}
+        writer.write(b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 99999999\r\n\r\n")  # unframable: closed
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        writer.close()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_between_two_user_agents(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    client_context = ssl.create_default_context(cafile=str(cert))
+    server = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", free_port_both())],
+        tls_server_context=server_context,
+        timers=FAST,
+    )
+    client = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", 0)],
+        tls_server_context=server_context,
+        tls_client_context=client_context,
+        timers=FAST,
+    )
+    async with server, client:
+        recorder = Recorder(200)
+        server.handler = recorder
+        port = server.local_address("tls").port
+        request = client.new_request(
+            "OPTIONS",
+            f"sip:room@127.0.0.1:{port};transport=tls",
+            from_uri="<sip:c@127.0.0.1>",
+            to_uri="<sip:r@h>",
+        )
+        response = await client.send(request)
+        assert response.code == 200
+        incoming = recorder.requests.get_nowait()
+        assert incoming.source.address.protocol == "tls"
+        assert incoming.message.via[0].transport == "TLS"
+    # a client that does not trust the certificate cannot send
+    untrusting_ua = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", 0)], tls_server_context=server_context, timers=FAST
+    )
+    async with untrusting_ua as untrusting:
+        server2 = UserAgent(
+            [TransportAddress("tls", "127.0.0.1", free_port_both())],
+            tls_server_context=server_context,
+            timers=FAST,
+        )
+        async with server2:
+            port = server2.local_address("tls").port
+            request = untrusting.new_request(
+                "OPTIONS",
+                f"sip:r@127.0.0.1:{port};transport=tls",
+                from_uri="<sip:c@127.0.0.1>",
+                to_uri="<sip:r@h>",
+            )
+            assert (await untrusting.send(request)).code == 503
+
+
+async def test_only_the_configured_address_is_bound(ua: UserAgent) -> None:
+    udp = ua.local_address("udp")
+    tcp = ua.local_address("tcp")
+    assert udp.host == tcp.host == "127.0.0.1"
+    assert udp.port == tcp.port
+    with pytest.raises(ValueError, match="one listener per transport"):
+        UserAgent([TransportAddress("udp", "127.0.0.1", 1), TransportAddress("udp", "127.0.0.1", 2)])
+    assert TransportAddress.parse("tcp:127.0.0.1:5060") == TransportAddress("tcp", "127.0.0.1", 5060)
