@@ -1,0 +1,98 @@
+"""Our user agent as a subscriber of a real RFC 4575 notifier: Kamailio presence_conference, fed by
+PUBLISHes that sipp sends."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.document_parser import parse
+from sip.dialogs import Dialog
+from sip.user_agent import UserAgent
+from tests.peers.kamailio import Kamailio
+from tests.peers.sipp import SippResult, run_sipp
+from tests.sip_live.conftest import Inbox
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
+
+
+def etag_of(result: SippResult) -> str:
+    match = re.search(r"SIP-ETag=\s*(\S+)", result.log)
+    assert match, str(result)
+    return match.group(1)
+
+
+async def publish(kamailio: Kamailio, directory: Path, scenario: str, **keys: str) -> SippResult:
+    result = await asyncio.to_thread(run_sipp, scenario, kamailio.port, directory, keys=keys)
+    assert result.ok, str(result)
+    return result
+
+
+def new_subscribe(ua: UserAgent, kamailio: Kamailio, expires: int = 600) -> object:
+    return ua.new_request(
+        "SUBSCRIBE",
+        kamailio.uri("conf"),
+        from_uri="<sip:gateway@127.0.0.1>",
+        to_uri=f"<{kamailio.uri('conf')}>",
+        headers=[
+            ("Event", "conference"),
+            ("Accept", "application/conference-info+xml"),
+            ("Expires", str(expires)),
+        ],
+    )
+
+
+async def test_subscribe_receives_published_document_and_its_update(
+    kamailio: Kamailio, ua: UserAgent, tmp_path: Path
+) -> None:
+    first = await publish(kamailio, tmp_path / "sipp", "conf_publish_uac.xml")
+    etag = etag_of(first)
+
+    inbox = Inbox()
+    request = new_subscribe(ua, kamailio)
+    ua.route_call_id(request.call_id, inbox)  # type: ignore[attr-defined]
+    response = await ua.send(request)  # type: ignore[arg-type]
+    assert response.code == 200, bytes(response)
+    assert int(response.headers["Expires"]) > 0
+    dialog = Dialog.from_response(request, response)  # type: ignore[arg-type]
+
+    notify = await inbox.next()
+    assert notify.message.headers["Event"] == "conference"
+    assert notify.message.headers["Subscription-State"].startswith("active")
+    assert dialog.matches(notify.message)
+    document = parse(notify.message.body)
+    assert document.state == "full"
+    assert list(document.users.users) == ["sip:alice@127.0.0.1"]
+    assert document.conference_description is not None
+    assert b"published by sipp" in notify.message.body
+
+    # a second PUBLISH with SIP-If-Match (the first one's entity tag) reaches us as a new NOTIFY
+    second = await publish(kamailio, tmp_path / "sipp", "conf_publish_update_uac.xml", etag=etag, version="2")
+    assert etag_of(second)
+    update = await inbox.next()
+    assert dialog.matches(update.message)
+    assert update.message.cseq.sequence > notify.message.cseq.sequence
+    updated = parse(update.message.body)
+    assert list(updated.users.users) == ["sip:alice@127.0.0.1", "sip:bob@127.0.0.1"]
+    assert updated.version > document.version
+    assert b"updated by sipp" in update.message.body
+
+    # unsubscribe in the dialog: 200, then a terminated NOTIFY
+    response = await ua.send_in_dialog(
+        dialog, "SUBSCRIBE", headers=[("Event", "conference"), ("Expires", "0")]
+    )
+    assert response.code == 200
+    final = await inbox.next()
+    assert final.message.headers["Subscription-State"].startswith("terminated")
+    ua.unroute_call_id(dialog.call_id)
+
+
+async def test_interval_too_brief_from_kamailio(tmp_path: Path, ua: UserAgent) -> None:
+    """A real notifier's 423: Kamailio with min_expires=60 refuses Expires: 10, naming its minimum."""
+    with Kamailio(tmp_path / "kamailio", min_expires=60) as kamailio:
+        response = await ua.send(new_subscribe(ua, kamailio, expires=10))  # type: ignore[arg-type]
+        assert response.code == 423
+        assert response.min_expires == 60
