@@ -199,6 +199,24 @@ def create_response(
     return response
 
 
+class LocalResponse(Response):
+    """A final response made up locally for a request that got none: `408` when the transaction timed out,
+    `503` on a transport error (RFC 3261 §8.1.3.1). `reason` says what happened."""
+
+    def __init__(self, code: int, phrase: str, reason: str) -> None:
+        super().__init__(code, phrase)
+        self.reason = reason
+
+
+def local_response(request: Request, code: int, reason: str) -> LocalResponse:
+    """A `LocalResponse` to `request` (headers as `create_response` copies them, no To-tag)."""
+    response = LocalResponse(code, phrase_for(code), reason)
+    response.headers.setlist("Via", list(request.headers.getlist("Via")))
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        response.headers.set(name, request.headers[name])
+    return response
+
+
 def _unfold(head: str) -> list[str]:
     """Header lines with continuation lines (RFC 3261 §7.3.1 folding) joined to the line they continue."""
     lines: list[str] = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sipmessage import CSeq, Request, Response
 
-from sip.messages import create_response
+from sip.messages import create_response, local_response
 from sip.transport import Source, Transport, TransportAddress, TransportError
 
 log = structlog.get_logger(__name__)
@@ -134,7 +134,7 @@ class ClientTransaction(_Transaction):
 
     def _timeout(self) -> None:
         if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
-            self._settle(create_response(self.request, 408, "Request Timeout (no response)"))
+            self._settle(local_response(self.request, 408, "no response (timer B/F)"))
             self._terminate()
 
     async def _send(self, message: Request) -> None:
@@ -147,7 +147,7 @@ class ClientTransaction(_Transaction):
         """A transport error: the TU sees a `503` (RFC 3261 §8.1.3.1)."""
         if self.state is not State.TERMINATED:
             log.info("sip.transaction.transport_error", method=self.request.method, error=str(exc))
-            self._settle(create_response(self.request, 503, "Service Unavailable (transport error)"))
+            self._settle(local_response(self.request, 503, f"transport error: {exc}"))
             self._terminate()
 
     def _settle(self, response: Response) -> None:

@@ -28,7 +28,7 @@ from sipmessage import URI, Address, AuthCredentials, CSeq, Request, Response
 
 from sip.dialogs import DIALOG_CREATING_METHODS, Dialog
 from sip.digest import Credentials, DigestError, digest_response, parse_challenge
-from sip.messages import create_response, new_branch, new_call_id, new_tag, to_tag
+from sip.messages import create_response, local_response, new_branch, new_call_id, new_tag, to_tag
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
 from sip.transport import MAX_MESSAGE_BYTES, Source, Transport, TransportAddress, TransportError, resolve
 
@@ -267,7 +267,8 @@ class UserAgent:
         Via (new branch, `rport`), Contact (for dialog-creating methods and NOTIFY, unless `contact` says
         otherwise) and User-Agent are filled in. A `401`/`407` whose realm has credentials is answered once
         per realm (again if the server says `stale`): the request is sent anew with CSeq + 1 (the dialog's
-        next CSeq when `dialog` is given). A timeout gives `408`, a transport error `503`.
+        next CSeq when `dialog` is given). A timeout gives `408`, a transport error `503`: both are
+        `sip.messages.LocalResponse` instances (with a `reason`), never sent by any peer.
         """
         answered: set[tuple[str, str]] = set()
         for _attempt in range(MAX_AUTH_ATTEMPTS + 1):
@@ -356,7 +357,7 @@ class UserAgent:
             self._complete(request, destination.protocol, contact=contact)
         except TransportError as exc:
             log.info("sip.request.unroutable", method=request.method, uri=str(request.uri), error=str(exc))
-            return create_response(request, 503, f"Service Unavailable ({exc})")
+            return local_response(request, 503, f"transport error: {exc}")
         return await self.transactions.send_request(request, destination, on_provisional)
 
     def _complete(self, request: Request, protocol: str, *, contact: bool | None) -> None:

@@ -25,7 +25,7 @@ from sipmessage import URI, Request
 
 from sip.dialogs import Dialog
 from sip.digest import Credentials, digest_response
-from sip.messages import from_tag, to_tag
+from sip.messages import LocalResponse, from_tag, to_tag
 from sip.transactions import Timers
 from sip.transport import TransportAddress
 from sip.user_agent import IncomingRequest, UserAgent
@@ -223,6 +223,7 @@ async def test_request_and_final_response_over_udp(ua: UserAgent, peer: RawUdpPe
 async def test_timeout_gives_408_after_retransmissions(ua: UserAgent, peer: RawUdpPeer) -> None:
     response = await ua.send(new_subscribe(ua, peer))
     assert response.code == 408
+    assert isinstance(response, LocalResponse)
     copies = peer.queue.qsize()
     assert copies >= 4  # timer E retransmitted the request
 
@@ -232,7 +233,10 @@ async def test_unreachable_tcp_gives_503(ua: UserAgent) -> None:
     request = ua.new_request(
         "OPTIONS", f"sip:x@127.0.0.1:{port};transport=tcp", from_uri="<sip:gw@127.0.0.1>", to_uri="<sip:x@h>"
     )
-    assert (await ua.send(request)).code == 503
+    response = await ua.send(request)
+    assert response.code == 503
+    assert isinstance(response, LocalResponse)
+    assert "cannot connect" in response.reason
 
 
 async def test_digest_challenge_is_answered_with_the_callers_credentials(

@@ -1,0 +1,157 @@
+"""Runs the sans-IO machines of the subscription usage (`sip.subscriber`, `sip.notifier`) on a `UserAgent`.
+
+A machine returns outputs; the `Driver` does what they ask (`sip.actions`): `SendRequest` is sent in a client
+transaction to its `next_hop` and the final response goes back to `machine.response_received` — or, when
+no peer answered (`sip.messages.LocalResponse`: timeout, transport error), to `machine.request_failed`;
+`SendResponse` goes out on the server transaction of the request it answers; `StartTimer`/`CancelTimer`
+become `loop.call_later` handles, and a timer that fires goes to `machine.timer_fired`. Every other output
+(a report: `StateChanged`, `Stopped`, ...) is handed to `on_report`.
+
+`EventHandler` is the request handler that feeds received NOTIFYs to the subscribers and SUBSCRIBEs to the
+notifier (`405` for other methods).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+from sipmessage import Request, Response
+
+from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer
+from sip.messages import LocalResponse
+from sip.user_agent import IncomingRequest, UserAgent
+
+log = structlog.get_logger(__name__)
+
+
+class Machine(Protocol):
+    def response_received(self, response: Response) -> Sequence[object]: ...
+
+    def request_failed(self, request: Request, reason: str) -> Sequence[object]: ...
+
+    def timer_fired(self, timer: Timer) -> Sequence[object]: ...
+
+
+M = TypeVar("M", bound=Machine)
+
+
+class Driver(Generic[M]):
+    """Executes one machine's outputs on `ua`; reports go to `on_report`."""
+
+    def __init__(
+        self, ua: UserAgent, machine: M, *, on_report: Callable[[object], None] | None = None
+    ) -> None:
+        self.ua = ua
+        self.machine = machine
+        self.on_report = on_report
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def run(self, outputs: Iterable[object]) -> None:
+        """Do what `outputs` ask: responses are sent before this returns (a handler awaits it), requests
+        run in the background and feed their outcome back into the machine."""
+        for output in outputs:
+            if self._closed:
+                return
+            if isinstance(output, SendResponse):
+                try:
+                    await self.ua.send_response(output.response)
+                except LookupError as exc:
+                    log.warning("sip.driver.response_unmatched", error=str(exc))
+            elif isinstance(output, SendRequest):
+                self._spawn(self._request(output))
+            elif isinstance(output, StartTimer):
+                self._cancel(output.timer)
+                self._timers[output.timer] = asyncio.get_running_loop().call_later(
+                    output.delay, self._fire, output.timer
+                )
+            elif isinstance(output, CancelTimer):
+                self._cancel(output.timer)
+            elif self.on_report is not None:
+                self.on_report(output)
+
+    def start(self, outputs: Iterable[object]) -> None:
+        """`run` in the background (for outputs that come from outside a handler, e.g. `start()`)."""
+        self._spawn(self.run(list(outputs)))
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until no request of this driver is in flight (tests)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        self._closed = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _request(self, action: SendRequest) -> None:
+        response = await self.ua.send(action.request, next_hop=action.next_hop)
+        if isinstance(response, LocalResponse):
+            outputs = self.machine.request_failed(action.request, response.reason)
+        else:
+            outputs = self.machine.response_received(response)
+        await self.run(outputs)
+
+    def _fire(self, timer: Timer) -> None:
+        self._timers.pop(timer, None)
+        self._spawn(self.run(self.machine.timer_fired(timer)))
+
+    def _cancel(self, timer: Timer) -> None:
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sip.driver.failed", error=repr(task.exception()))
+
+
+class NotifyMachine(Machine, Protocol):
+    def notify_received(self, request: Request) -> Sequence[object]: ...
+
+
+class SubscribeMachine(Machine, Protocol):
+    def subscribe_received(self, request: Request) -> Sequence[object]: ...
+
+
+class EventHandler:
+    """The user agent's request handler for the event package: NOTIFY to the subscribers, SUBSCRIBE to the
+    notifier; any other method `405` with `Allow`."""
+
+    def __init__(
+        self,
+        *,
+        subscribers: Driver[NotifyMachine] | None = None,
+        notifier: Driver[SubscribeMachine] | None = None,
+    ) -> None:
+        self.subscribers = subscribers
+        self.notifier = notifier
+
+    async def handle_request(self, request: IncomingRequest) -> None:
+        if request.transaction is None:
+            return  # an ACK: nothing to do for the event package
+        if request.method == "NOTIFY" and self.subscribers is not None:
+            await self.subscribers.run(self.subscribers.machine.notify_received(request.message))
+        elif request.method == "SUBSCRIBE" and self.notifier is not None:
+            await self.notifier.run(self.notifier.machine.subscribe_received(request.message))
+        else:
+            allow = [m for m, d in (("NOTIFY", self.subscribers), ("SUBSCRIBE", self.notifier)) if d]
+            await request.respond(405, headers=[("Allow", ", ".join(allow or ["OPTIONS"]))])
