@@ -1,0 +1,89 @@
+"""The conference notifier (sip.notifier, sans-IO) driven over our user agent (sip.driver), with sipp as the
+subscriber: full state in the first NOTIFY, a terminated NOTIFY after the un-SUBSCRIBE, 489 for another
+event package and 423 for too short an interval, each with a To-tag."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sipmessage import URI, Address, Request
+
+from gateway.conference_info import ConferenceInfo
+from gateway.document_parser import parse
+from sip.driver import Driver, EventHandler
+from sip.notifier import ConferenceNotifier
+from sip.user_agent import UserAgent
+from tests.peers.sipp import run_sipp
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
+
+DOCUMENT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sip:conf@127.0.0.1" state="full"
+ version="1"><conference-description><subject>our room</subject></conference-description>
+<users><user entity="sip:carol@127.0.0.1" state="full"><display-text>Carol</display-text>
+<endpoint entity="sip:carol@127.0.0.1;grid=3" state="full"><status>connected</status></endpoint></user>
+</users></conference-info>"""
+
+
+@dataclass
+class Room:
+    uri: str
+    document: ConferenceInfo
+
+    def state(self) -> ConferenceInfo:
+        return self.document
+
+    def admits(self, subscriber: Address, request: Request) -> bool:
+        return True
+
+
+@dataclass
+class Rooms:
+    room: Room
+
+    def find(self, uri: URI) -> Room | None:
+        return self.room if uri.user == "conf" else None
+
+
+@pytest.fixture
+async def notifier(ua: UserAgent) -> AsyncIterator[Driver[ConferenceNotifier]]:
+    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
+    machine = ConferenceNotifier(
+        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time
+    )
+    driver = Driver(ua, machine)
+    ua.handler = EventHandler(notifier=driver)
+    try:
+        yield driver
+    finally:
+        await driver.close()
+
+
+async def test_sipp_subscriber_gets_full_state_then_terminated(
+    ua: UserAgent, notifier: Driver[ConferenceNotifier], tmp_path: Path
+) -> None:
+    result = await asyncio.to_thread(run_sipp, "conf_sub_uac.xml", ua.local_address().port, tmp_path)
+    assert result.ok, str(result)
+    assert "NOTIFY#1 ok: expires=600 version=1 first user=sip:carol@127.0.0.1" in result.log
+    assert "NOTIFY#2 ok: subscription terminated" in result.log
+    await notifier.idle()
+    assert len(notifier.machine) == 0
+
+
+@pytest.mark.parametrize(
+    ("scenario", "log"),
+    [
+        ("subscribe_bad_event_uac.xml", "489 ok: To-tag="),
+        ("subscribe_too_brief_uac.xml", "423 ok: Min-Expires=60 To-tag="),
+    ],
+)
+async def test_notifier_refusals_reach_sipp(
+    ua: UserAgent, notifier: Driver[ConferenceNotifier], tmp_path: Path, scenario: str, log: str
+) -> None:
+    result = await asyncio.to_thread(run_sipp, scenario, ua.local_address().port, tmp_path)
+    assert result.ok, str(result)
+    assert log in result.log
