@@ -150,7 +150,7 @@ class ConferenceNotifier:
         self.new_tag = new_tag
         self._by_key: dict[tuple[str, str, str, str | None], Subscription] = {}
         self._by_id: dict[str, Subscription] = {}
-        self._notifies: dict[tuple[str, str, int], Subscription] = {}  # (Call-ID, our tag, CSeq)
+        self._notifies: dict[tuple[str, str], Subscription] = {}  # (Call-ID, our tag) -> a NOTIFY in flight
         self._serials = itertools.count(1)
 
     def __len__(self) -> int:
@@ -297,7 +297,7 @@ class ConferenceNotifier:
         remaining = max(0, math.ceil(sub.expires_at - self.clock()))
         send = self._request(sub, SubscriptionState(Substate.ACTIVE, expires=remaining), document)
         sub.in_flight = sub.dialog.local_cseq
-        self._notifies[(sub.dialog.call_id, sub.dialog.local_tag, sub.in_flight)] = sub
+        self._notifies[(sub.dialog.call_id, sub.dialog.local_tag)] = sub
         return [send]
 
     def _request(
@@ -329,7 +329,7 @@ class ConferenceNotifier:
         self._by_id.pop(sub.id, None)
         self._by_key.pop(_key(sub), None)
         if sub.in_flight is not None:
-            self._notifies.pop((sub.dialog.call_id, sub.dialog.local_tag, sub.in_flight), None)
+            self._notifies.pop((sub.dialog.call_id, sub.dialog.local_tag), None)
             sub.in_flight = None
         out: list[Output] = []
         if sub.expiry is not None:
@@ -351,14 +351,9 @@ class ConferenceNotifier:
         """The final response to a NOTIFY we sent (provisional ones change nothing)."""
         if response.code < 200:
             return []
-        try:
-            key = (response.call_id, tag_of(response, "From") or "", response.cseq.sequence)
-        except (KeyError, ValueError):
-            return []
-        sub = self._notifies.pop(key, None)
+        sub = self._answered(response)
         if sub is None:
             return []  # a final NOTIFY's answer, or one for a subscription already gone
-        sub.in_flight = None
         if response.code >= 300:
             return self._failed(sub, f"{response.code} {response.phrase}")
         if sub.waiting:
@@ -368,15 +363,25 @@ class ConferenceNotifier:
 
     def request_failed(self, request: Request, reason: str) -> list[Output]:
         """A NOTIFY we sent got no final response (Timer F) or could not be sent."""
+        sub = self._answered(request)
+        return [] if sub is None else self._failed(sub, reason)
+
+    def _answered(self, message: Request | Response) -> Subscription | None:
+        """The subscription whose outstanding NOTIFY `message` answers (or is). A CSeq above the one we
+        sent is the same NOTIFY sent again by the transport with credentials after a 401/407 (RFC 3261
+        section 22.2); the dialog's CSeq then moves past it."""
         try:
-            key = (request.call_id, tag_of(request, "From") or "", request.cseq.sequence)
+            key = (message.call_id, tag_of(message, "From") or "")
+            sequence = message.cseq.sequence
         except (KeyError, ValueError):
-            return []
-        sub = self._notifies.pop(key, None)
-        if sub is None:
-            return []
+            return None
+        sub = self._notifies.get(key)
+        if sub is None or sub.in_flight is None or sequence < sub.in_flight:
+            return None
+        del self._notifies[key]
         sub.in_flight = None
-        return self._failed(sub, reason)
+        sub.dialog.local_cseq = max(sub.dialog.local_cseq, sequence)
+        return sub
 
     def _failed(self, sub: Subscription, detail: str) -> list[Output]:
         return [*self._forget(sub), SubscriptionEnded(sub, "notify-failed", detail)]

@@ -320,7 +320,7 @@ class ConferenceSubscriber:
             return []
         if cseq.method != "SUBSCRIBE":
             return []
-        purpose = self._pending.pop(cseq.sequence, None)
+        purpose = self._take_pending(cseq.sequence)
         if purpose is None:
             return []
         if response.code < 300:
@@ -332,12 +332,26 @@ class ConferenceSubscriber:
         if not self.sent(request):
             return []
         try:
-            purpose = self._pending.pop(request.cseq.sequence, None)
+            purpose = self._take_pending(request.cseq.sequence)
         except ValueError:
             return []
         if purpose is None:
             return []
         return self._refused(purpose, 408, None, reason)
+
+    def _take_pending(self, sequence: int) -> _Purpose | None:
+        """The purpose of our SUBSCRIBE that `sequence` answers. The transport may have sent it again with
+        credentials after a 401/407 (RFC 3261 section 22.2: same request, CSeq + 1): a higher CSeq then
+        answers our latest request below it, and our dialog's CSeq moves past it."""
+        purpose = self._pending.pop(sequence, None)
+        if purpose is None:
+            earlier = [s for s in self._pending if s < sequence]
+            if not earlier:
+                return None
+            purpose = self._pending.pop(max(earlier))
+        if self.dialog is not None and self.dialog.local_cseq < sequence:
+            self.dialog.local_cseq = sequence
+        return purpose
 
     def _accepted(self, response: Response, purpose: _Purpose) -> list[Output]:
         assert self.dialog is not None

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sipmessage import URI, Address, Request, Response
+from sipmessage import URI, Address, CSeq, Request, Response
 
 from gateway.conference_info import ConferenceInfo, Endpoint, EndpointStatus, State, User, Users
 from gateway.document_parser import parse
@@ -498,6 +498,19 @@ def test_provisional_and_unknown_answers_change_nothing() -> None:
     stranger.headers.set("Call-ID", "someone-else")
     assert n.response_received(stranger) == []
     assert len(n) == 1
+
+
+def test_an_answer_to_our_notify_sent_again_with_credentials_is_ours() -> None:
+    room = SipRoom()
+    n = notifier(room)
+    _, first, _ = started(n)
+    room.join("sip:carol@example.com", "Carol")
+    n.room_changed(room)  # waits for the first NOTIFY's answer
+    answer = ok(first)
+    answer.cseq = CSeq(first.cseq.sequence + 1, "NOTIFY")  # the transport answered a 401 with credentials
+    notify = notify_of(n.response_received(answer))
+    assert notify.cseq.sequence == first.cseq.sequence + 2
+    assert n.response_received(ok(first)) == []  # an answer to the challenged one, late: nothing
 
 
 def test_version_overflow_deactivates() -> None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sipmessage import URI, Address, Request, Response
+from sipmessage import URI, Address, CSeq, Request, Response
 
 from gateway.conference_info import ConferenceInfo, Endpoint, EndpointStatus, State, User, Users
 from gateway.document_parser import parse
@@ -246,6 +246,18 @@ def test_refresh_goes_in_dialog_to_the_contact_along_the_reversed_record_route()
         TimerKind.REFRESH: 240.0,
         TimerKind.EXPIRY: 300.0,
     }
+
+
+def test_an_answer_to_our_subscribe_sent_again_with_credentials_is_ours() -> None:
+    s = subscriber()
+    first = sent(s.start())
+    # the transport answered a 401 itself and sent the SUBSCRIBE again with CSeq 2
+    retried = sent([SendRequest(first, URI.parse(CONFERENCE))])
+    retried.cseq = CSeq(2, "SUBSCRIBE")
+    s.response_received(answer(retried))
+    assert s.state is SubscriberState.ACTIVE
+    s.notify_received(notify(first, body=document(1)))
+    assert sent(s.refresh()).cseq.sequence == 3
 
 
 def test_423_retries_with_min_expires_in_the_same_call() -> None:
