@@ -1,0 +1,185 @@
+"""The bridge, sans-IO: which call leads to which, where each room's state goes, who may subscribe."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.addresses import AddressMap
+from gateway.bridge import (
+    AcceptXmppCall,
+    AnswerSipCall,
+    Bridge,
+    BridgeError,
+    EndSipCall,
+    EndXmppCall,
+    FocusKind,
+    HangUpSip,
+    PlaceSipCall,
+    PlaceXmppCall,
+    RejectSipCall,
+    RejectXmppCall,
+    RoomChanged,
+    RoomEnded,
+    RoomSpec,
+    Subscribe,
+    SubscribePolicy,
+    Unsubscribe,
+    jingle_reason_for,
+    sip_status_for,
+)
+from gateway.conference_info import ConferenceInfo
+from gateway.document_parser import parse
+from gateway.merge import merge
+from gateway.sdp import parse_sdp
+from gateway.translate import Protocol
+
+MAP = AddressMap(component_domain="sip.example.org", sip_domain="gw.example.org")
+ROOMS = [
+    RoomSpec("weekly", FocusKind.SIP, "sip:weekly@bridge.example.com"),
+    RoomSpec("standup", FocusKind.XMPP, "mixer@example.org/desk"),
+]
+OFFER = parse_sdp(
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+BRIDGE_STATE = b"""<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="weekly@bridge.example.com"
+ state="full" version="1"><users><user entity="sip:carol@example.net"><endpoint entity="sip:carol@192.0.2.3">
+ <status>connected</status></endpoint></user></users></conference-info>"""
+
+
+def bridge(**kwargs: object) -> Bridge:
+    return Bridge(ROOMS, MAP, **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_xmpp_client_joins_a_sip_bridge_and_one_subscription_serves_the_room() -> None:
+    b = bridge()
+    [place] = b.xmpp_call("weekly", "l1", "romeo@montague.lit/phone", OFFER)
+    assert place == PlaceSipCall(
+        "l1",
+        "weekly",
+        "sip:weekly@bridge.example.com",
+        "sip:romeo%40montague.lit@gw.example.org;gr=phone",
+        OFFER,
+    )
+    assert b.sip_leg_answered("l1", OFFER, "sip:conf-42@bridge.example.com") == [
+        AcceptXmppCall("l1", OFFER),
+        Subscribe("weekly", "sip:conf-42@bridge.example.com"),  # the focus's isfocus Contact
+    ]
+    b.xmpp_call("weekly", "l2", "juliet@capulet.lit/balcony", OFFER)
+    assert b.sip_leg_answered("l2", OFFER, "sip:conf-42@bridge.example.com") == [AcceptXmppCall("l2", OFFER)]
+    assert b.upstream_state("weekly", merge(None, parse(BRIDGE_STATE))) == [RoomChanged("weekly")]
+    room = b.room("weekly")
+    assert room is not None
+    assert list(room.state(Protocol.XMPP).user_map()) == ["xmpp:carol\\40example.net@sip.example.org"]
+    assert b.xmpp_call_ended("l1") == [HangUpSip("l1")]
+    assert b.sip_leg_ended("l2") == [EndXmppCall("l2"), Unsubscribe("weekly")]  # the last one out
+
+
+def test_without_isfocus_the_configured_focus_is_subscribed() -> None:
+    b = bridge()
+    b.xmpp_call("weekly", "l1", "romeo@montague.lit/phone", OFFER)
+    assert b.sip_leg_answered("l1", OFFER)[1] == Subscribe("weekly", "sip:weekly@bridge.example.com")
+
+
+def test_a_refused_leg_is_a_jingle_reason_and_a_late_answer_is_hung_up() -> None:
+    b = bridge()
+    b.xmpp_call("weekly", "l1", "romeo@montague.lit/phone", OFFER)
+    assert b.sip_leg_failed("l1", 486) == [RejectXmppCall("l1", "busy")]
+    assert b.sip_leg_answered("l1", OFFER) == [HangUpSip("l1")]
+    assert jingle_reason_for(404) == "gone" and jingle_reason_for(503) == "general-error"
+    assert sip_status_for("decline") == (603, "Decline")
+
+
+def test_calls_to_unknown_rooms_or_the_wrong_side_are_refused() -> None:
+    b = bridge()
+    with pytest.raises(BridgeError):
+        b.xmpp_call("nope", "l1", "romeo@montague.lit/phone", OFFER)
+    with pytest.raises(BridgeError):
+        b.xmpp_call("standup", "l1", "romeo@montague.lit/phone", OFFER)
+    with pytest.raises(BridgeError):
+        b.sip_call("weekly", "l1", "sip:alice@example.net", OFFER)
+    with pytest.raises(BridgeError):
+        b.sip_call("standup", "l1", "sip:al\x00ice@example.net", OFFER)
+
+
+def coin(version: int, state: str, users: str) -> ConferenceInfo:
+    return parse(
+        f'<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="xmpp:mixer@example.org" '
+        f'state="{state}" version="{version}"><users state="{state}">{users}</users></conference-info>'.encode()
+    )
+
+
+def test_a_sip_phone_joins_an_xmpp_mixer_and_sees_its_state_in_sip_form() -> None:
+    b = bridge()
+    [place] = b.sip_call("standup", "l1", "sip:alice@example.net", OFFER)
+    assert place == PlaceXmppCall(
+        "l1", "standup", "mixer@example.org/desk", "alice\\40example.net@sip.example.org", OFFER
+    )
+    assert b.xmpp_leg_accepted("l1", OFFER) == [AnswerSipCall("l1", OFFER, "sip:standup@gw.example.org")]
+    assert b.mixer_coin("l1", coin(1, "full", '<user entity="xmpp:romeo@montague.lit"/>')) == [
+        RoomChanged("standup")
+    ]
+    assert b.mixer_coin("l1", coin(1, "full", "")) == []  # stale
+    room = b.room("standup")
+    assert room is not None
+    assert list(room.state(Protocol.SIP).user_map()) == ["sip:romeo%40montague.lit@gw.example.org"]
+    assert room.state(Protocol.SIP).entity == "sip:standup@gw.example.org"
+
+
+def test_a_second_mixer_session_takes_over_when_the_source_ends() -> None:
+    b = bridge()
+    for leg in ("l1", "l2"):
+        b.sip_call("standup", leg, f"sip:{leg}@example.net", OFFER)
+        b.xmpp_leg_accepted(leg, OFFER)
+    b.mixer_coin("l1", coin(1, "full", '<user entity="xmpp:a@example.org"/>'))
+    assert b.mixer_coin("l2", coin(1, "full", '<user entity="xmpp:b@example.org"/>')) == []  # not the source
+    assert b.sip_leg_ended("l1") == [EndXmppCall("l1"), RoomChanged("standup")]
+    room = b.room("standup")
+    assert room is not None
+    assert list(room.state(Protocol.SIP).user_map()) == ["sip:b%40example.org@gw.example.org"]
+    assert b.xmpp_call_ended("l2") == [EndSipCall("l2"), RoomChanged("standup")]
+    shown = room.state(Protocol.SIP)
+    assert shown.conference_state is not None and shown.conference_state.active is False
+
+
+def test_a_refused_mixer_session_is_an_rfc7247_status() -> None:
+    b = bridge()
+    b.sip_call("standup", "l1", "sip:alice@example.net", OFFER)
+    assert b.xmpp_leg_failed("l1", "busy") == [RejectSipCall("l1", 486, "Busy Here")]
+
+
+def test_subscribe_policy() -> None:
+    b = bridge()
+    b.sip_call("standup", "l1", "sip:alice@example.net", OFFER)
+    assert b.admits("standup", "sip:alice@example.net")
+    assert b.admits("standup", "sips:Alice@EXAMPLE.net")  # same identity
+    assert not b.admits("standup", "sip:mallory@example.net")
+    assert not b.admits("nope", "sip:alice@example.net")
+    domains = bridge(policy=SubscribePolicy.DOMAINS, allowed_domains=["partner.example"])
+    assert domains.admits("standup", "sip:anyone@partner.example")
+    assert not domains.admits("standup", "sip:anyone@example.net")
+    assert bridge(policy=SubscribePolicy.ANYONE).admits("weekly", "sip:anyone@example.net")
+
+
+def test_shutdown_ends_every_room_and_call() -> None:
+    b = bridge()
+    b.xmpp_call("weekly", "l1", "romeo@montague.lit/phone", OFFER)
+    b.sip_leg_answered("l1", OFFER)
+    actions = b.shutdown()
+    assert RoomEnded("weekly") in actions and RoomEnded("standup") in actions
+    assert EndXmppCall("l1", "gone") in actions and EndSipCall("l1") in actions
+    assert Unsubscribe("weekly") in actions
+    assert b.calls("weekly") == []
+
+
+def test_lost_and_stopped_upstream() -> None:
+    b = bridge()
+    b.xmpp_call("weekly", "l1", "romeo@montague.lit/phone", OFFER)
+    b.sip_leg_answered("l1", OFFER)
+    b.upstream_state("weekly", merge(None, parse(BRIDGE_STATE)))
+    assert b.upstream_lost("weekly") == [RoomChanged("weekly")]
+    assert b.upstream_lost("weekly") == []
+    assert b.upstream_state("weekly", merge(None, parse(BRIDGE_STATE))) == [RoomChanged("weekly")]
+    assert b.upstream_stopped("weekly") == [RoomChanged("weekly")]
+    b.xmpp_call("weekly", "l2", "juliet@capulet.lit/balcony", OFFER)
+    assert Subscribe("weekly", "sip:weekly@bridge.example.com") in b.sip_leg_answered("l2", OFFER)
