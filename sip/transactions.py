@@ -204,6 +204,7 @@ class ServerTransaction(_Transaction):
         self.source = source
         self.key = server_key(request)
         self.last_response: Response | None = None
+        self.to_tag: str | None = None  # the To-tag the UA core answers with (a CANCEL's 487 needs it)
         self._interval = layer.timers.t1
 
     @property

@@ -28,15 +28,32 @@ from sipmessage import URI, Address, AuthCredentials, CSeq, Request, Response
 
 from sip.dialogs import DIALOG_CREATING_METHODS, Dialog
 from sip.digest import Credentials, DigestError, digest_response, parse_challenge
-from sip.messages import create_response, local_response, new_branch, new_call_id, new_tag, to_tag
+from sip.messages import (
+    LocalResponse,
+    create_response,
+    local_response,
+    new_branch,
+    new_call_id,
+    new_tag,
+    to_tag,
+)
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
-from sip.transport import MAX_MESSAGE_BYTES, Source, Transport, TransportAddress, TransportError, resolve
+from sip.transport import (
+    MAX_MESSAGE_BYTES,
+    UDP_COMFORTABLE,
+    Source,
+    Transport,
+    TransportAddress,
+    TransportError,
+    resolve,
+)
 
 log = structlog.get_logger(__name__)
 
 Headers = Iterable[tuple[str, str]]
 USER_AGENT = "coin-gateway"
 MAX_AUTH_ATTEMPTS = 3
+NO_TCP_MEMORY = 300.0  # seconds a peer that refused TCP gets large requests over UDP without a new try
 
 
 class DialogState(Protocol):
@@ -171,6 +188,7 @@ class UserAgent:
         self._call_handlers: dict[str, RequestHandler] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
+        self._no_tcp: dict[tuple[str, int], float] = {}  # peers that refused TCP, until when
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -329,6 +347,26 @@ class UserAgent:
         )
         await self.transactions.send_ack(request, destination)
 
+    async def cancel(self, invite: Request) -> Response:
+        """CANCEL an INVITE we sent that has had a provisional response (§9.1): same Request-URI, Call-ID,
+        From, To, Route, CSeq number and top Via (branch) as the INVITE. Returns the CANCEL's response;
+        the INVITE's own transaction then ends with 487."""
+        cancel = Request("CANCEL", invite.uri)
+        cancel.headers.set("Via", invite.headers.getlist("Via")[0])
+        for name in ("From", "To", "Call-ID"):
+            cancel.headers.set(name, invite.headers[name])
+        cancel.cseq = CSeq(invite.cseq.sequence, "CANCEL")
+        cancel.max_forwards = 70
+        routes = invite.headers.getlist("Route")
+        if routes:
+            cancel.headers.setlist("Route", list(routes))
+        try:
+            destination = await resolve(self.next_hop(invite))
+        except TransportError as exc:
+            return local_response(cancel, 503, f"transport error: {exc}")
+        destination = TransportAddress(invite.via[0].transport.lower(), destination.host, destination.port)
+        return await self.transactions.send_request(cancel, destination)
+
     async def send_response(self, response: Response) -> None:
         """Send a response built elsewhere (e.g. by a sans-IO machine) on the server transaction of the
         request it answers (matched by the top Via's branch and sent-by, and the CSeq method)."""
@@ -352,13 +390,36 @@ class UserAgent:
         contact: bool | None,
         on_provisional: Callable[[Response], None] | None,
     ) -> Response:
+        hop = next_hop or self.next_hop(request)
         try:
-            destination = await resolve(next_hop or self.next_hop(request))
+            destination = await resolve(hop)
             self._complete(request, destination.protocol, contact=contact)
         except TransportError as exc:
             log.info("sip.request.unroutable", method=request.method, uri=str(request.uri), error=str(exc))
             return local_response(request, 503, f"transport error: {exc}")
+        if self._wants_tcp(request, hop, destination):
+            # RFC 3261 §18.1.1: a request over 1300 bytes goes over TCP; back to UDP if the peer has no
+            # TCP (Kamailio with disable_tcp, sipp) and the request still fits in a datagram
+            over_tcp = TransportAddress("tcp", destination.host, destination.port)
+            self._complete(request, "tcp", contact=contact)
+            response = await self.transactions.send_request(request, over_tcp, on_provisional)
+            if not (isinstance(response, LocalResponse) and response.code == 503):
+                return response
+            log.info("sip.request.tcp_fallback", destination=str(destination), reason=response.reason)
+            loop = asyncio.get_running_loop()
+            self._no_tcp[(destination.host, destination.port)] = loop.time() + NO_TCP_MEMORY
+            request.headers.remove("Via")
+            self._complete(request, "udp", contact=contact)
         return await self.transactions.send_request(request, destination, on_provisional)
+
+    def _wants_tcp(self, request: Request, hop: URI, destination: TransportAddress) -> bool:
+        if (
+            destination.protocol != "udp"
+            or hop.parameters.get("transport")
+            or "tcp" not in self.transport.protocols
+        ):
+            return False
+        return len(request.body) + len(str(request.headers)) + 100 > UDP_COMFORTABLE
 
     def _complete(self, request: Request, protocol: str, *, contact: bool | None) -> None:
         local = self.local_address(protocol)
@@ -437,7 +498,34 @@ class UserAgent:
         self.transactions.receive(message, source)
 
     def _on_request(self, request: Request, transaction: ServerTransaction) -> None:
-        self._dispatch(IncomingRequest(self, request, source=transaction.source, transaction=transaction))
+        incoming = IncomingRequest(self, request, source=transaction.source, transaction=transaction)
+        transaction.to_tag = incoming.tag
+        if request.method == "CANCEL":
+            self._spawn(self._cancel_received(incoming))
+            return
+        try:
+            max_forwards = request.max_forwards
+        except ValueError:
+            max_forwards = None
+        if max_forwards == 0 and request.method != "OPTIONS":  # §8.2.2 / §16.3
+            self._spawn(self._respond(incoming, 483))
+            return
+        self._dispatch(incoming)
+
+    async def _respond(self, incoming: IncomingRequest, code: int) -> None:
+        await incoming.respond(code)
+
+    async def _cancel_received(self, cancel: IncomingRequest) -> None:
+        """CANCEL (§9.2): 481 without a matching INVITE transaction; else 200, and 487 to the INVITE if it
+        was not answered yet. The handler then sees the CANCEL (already answered) to end its session."""
+        invite = self.transactions.invite_transaction_for(cancel.message)
+        if invite is None:
+            await cancel.respond(481)
+            return
+        await cancel.respond(200)
+        if not invite.final_sent:
+            await invite.respond(create_response(invite.request, 487, tag=invite.to_tag))
+            self._dispatch(IncomingRequest(self, cancel.message, source=cancel.source, transaction=None))
 
     def _on_stray(self, message: Request | Response, source: Source) -> None:
         if isinstance(message, Request):  # an ACK for a 2xx

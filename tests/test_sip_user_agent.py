@@ -590,3 +590,109 @@ async def test_only_the_configured_address_is_bound(ua: UserAgent) -> None:
     with pytest.raises(ValueError, match="one listener per transport"):
         UserAgent([TransportAddress("udp", "127.0.0.1", 1), TransportAddress("udp", "127.0.0.1", 2)])
     assert TransportAddress.parse("tcp:127.0.0.1:5060") == TransportAddress("tcp", "127.0.0.1", 5060)
+
+
+# -- large requests, CANCEL, Max-Forwards -----------------------------------------------------------------
+
+
+async def test_large_request_goes_over_tcp_and_falls_back_to_udp(ua: UserAgent, peer: RawUdpPeer) -> None:
+    body = b"x" * 2000
+    port = free_port_both()
+    other = UserAgent(
+        [TransportAddress("udp", "127.0.0.1", port), TransportAddress("tcp", "127.0.0.1", port)]
+    )
+    async with other:
+        recorder = Recorder(200)
+        other.handler = recorder
+        request = ua.new_request(
+            "MESSAGE", f"sip:x@127.0.0.1:{port}", from_uri="<sip:a@h>", to_uri="<sip:x@h>"
+        )
+        request.body = body
+        assert (await ua.send(request)).code == 200
+        incoming = recorder.requests.get_nowait()
+        assert incoming.source.address.protocol == "tcp"
+        assert incoming.message.body == body
+    # the raw peer has no TCP listener: refused, so the same request goes over UDP
+    request = ua.new_request(
+        "MESSAGE", f"sip:x@127.0.0.1:{peer.port}", from_uri="<sip:a@h>", to_uri="<sip:x@h>"
+    )
+    request.body = body
+    task = asyncio.create_task(ua.send(request))
+    arrived = await peer.receive_request()
+    assert arrived.via[0].transport == "UDP"
+    assert arrived.body == body
+    peer.send(answer(arrived, 200, "OK"), ua.local_address().port)
+    assert (await task).code == 200
+
+
+def invite_from(peer: RawUdpPeer, ua: UserAgent, max_forwards: int = 70) -> bytes:
+    return sip_message(
+        f"""
+        INVITE sip:room@127.0.0.1:{ua.local_address().port} SIP/2.0
+        Via: SIP/2.0/UDP 127.0.0.1:{peer.port};branch=z9hG4bK-inv-{max_forwards};rport
+        From: <sip:caller@127.0.0.1:{peer.port}>;tag=c1
+        To: <sip:room@127.0.0.1:{ua.local_address().port}>
+        Call-ID: invite-{max_forwards}
+        CSeq: 7 INVITE
+        Contact: <sip:caller@127.0.0.1:{peer.port}>
+        Max-Forwards: {max_forwards}
+        """
+    )
+
+
+async def test_cancel_of_an_unanswered_invite(ua: UserAgent, peer: RawUdpPeer) -> None:
+    cancelled = asyncio.Event()
+
+    class Ringing:
+        async def handle_request(self, request: IncomingRequest) -> None:
+            if request.method == "CANCEL":
+                cancelled.set()
+            elif request.method == "INVITE":
+                await request.respond(180)
+                await asyncio.wait_for(cancelled.wait(), 5)
+
+    ua.handler = Ringing()
+    invite = invite_from(peer, ua)
+    peer.send(invite, ua.local_address().port)
+    assert (await peer.receive_response()).code == 100
+    ringing = await peer.receive_response()
+    assert ringing.code == 180
+    cancel = invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"CSeq: 7 INVITE", b"CSeq: 7 CANCEL")
+    peer.send(cancel, ua.local_address().port)
+    responses = {
+        (r.code, r.cseq.method) for r in [await peer.receive_response(), await peer.receive_response()]
+    }
+    assert responses == {(200, "CANCEL"), (487, "INVITE")}
+    await asyncio.wait_for(cancelled.wait(), 5)
+    unknown = cancel.replace(b"z9hG4bK-inv-70", b"z9hG4bK-other")
+    peer.send(unknown, ua.local_address().port)
+    assert (await peer.receive_response()).code == 481
+
+
+async def test_max_forwards_zero_gets_483(ua: UserAgent, peer: RawUdpPeer) -> None:
+    ua.handler = Recorder(200)
+    peer.send(invite_from(peer, ua, max_forwards=0), ua.local_address().port)
+    codes = [(await peer.receive_response()).code, (await peer.receive_response()).code]
+    assert codes == [100, 483]
+
+
+async def test_we_cancel_an_invite(ua: UserAgent, peer: RawUdpPeer) -> None:
+    invite = ua.new_request(
+        "INVITE", f"sip:bridge@127.0.0.1:{peer.port}", from_uri="<sip:gw@h>", to_uri="<sip:b@h>"
+    )
+    task = asyncio.create_task(ua.send(invite))
+    arrived = await peer.receive_request()
+    peer.send(answer(arrived, 180, "Ringing"), ua.local_address().port)
+    await asyncio.sleep(0.1)
+    cancel_task = asyncio.create_task(ua.cancel(invite))
+    cancel = await peer.receive_request()
+    assert cancel.method == "CANCEL"
+    assert cancel.via[0].parameters["branch"] == arrived.via[0].parameters["branch"]
+    assert (cancel.cseq.sequence, cancel.cseq.method) == (arrived.cseq.sequence, "CANCEL")
+    peer.send(answer(cancel, 200, "OK"), ua.local_address().port)
+    peer.send(answer(arrived, 487, "Request Terminated"), ua.local_address().port)
+    assert (await cancel_task).code == 200
+    assert (await task).code == 487
+    ack = await peer.receive_request()
+    assert ack.method == "ACK"
+    assert ack.via[0].parameters["branch"] == arrived.via[0].parameters["branch"]
