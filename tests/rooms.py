@@ -47,6 +47,8 @@ class InProcessRoom:
         self.calls: list[Call] = []
         self.hung_up: list[tuple[Call, str]] = []
         self.received: list[ConferenceInfo] = []
+        self.answers: list[tuple[Call, tuple[etree._Element, ...], bool | None]] = []
+        self.focus_changes: list[tuple[Call, bool]] = []
         self.accepting = True
 
     def state(self) -> ConferenceInfo:
@@ -58,6 +60,12 @@ class InProcessRoom:
 
     def hang_up(self, call: Call, reason: str) -> None:
         self.hung_up.append((call, reason))
+
+    def answered(self, call: Call, contents: tuple[etree._Element, ...], isfocus: bool | None) -> None:
+        self.answers.append((call, contents, isfocus))
+
+    def focus_changed(self, call: Call, isfocus: bool) -> None:
+        self.focus_changes.append((call, isfocus))
 
     def coin_received(self, call: Call, document: ConferenceInfo) -> None:
         self.received.append(document)

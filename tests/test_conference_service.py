@@ -271,3 +271,80 @@ def test_a_flood_from_one_jid_is_rate_limited_and_others_are_served() -> None:
         '<query xmlns="http://jabber.org/protocol/disco#info"/></iq>'
     )
     assert answer.get("type") == "result"
+
+
+MIXER = "mixer@example.org/desk"
+CALLER = f"alice\\40example.net@{DOMAIN}/sip"
+
+
+def placed_call(h: Harness) -> tuple[Call, etree._Element]:
+    call, [initiate] = h.service.place_call(
+        h.room, CALLER, MIXER, "p1", list(etree.fromstring(f"<x>{OFFER}</x>"))
+    )
+    jingle = initiate.find("{urn:xmpp:jingle:1}jingle")
+    assert initiate.get("to") == MIXER and initiate.get("from") == CALLER
+    assert (
+        jingle is not None
+        and jingle.get("action") == "session-initiate"
+        and jingle.get("initiator") == CALLER
+    )
+    assert call.placed and call.participant == MIXER
+    assert h.result(initiate, sender=MIXER) == []
+    return call, initiate
+
+
+def test_a_placed_call_to_a_mixer_is_answered_with_isfocus_and_its_coin_goes_to_the_room() -> None:
+    h = Harness()
+    call, _ = placed_call(h)
+    out = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="acc" from="{MIXER}" to="{CALLER}">'
+        f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="p1" responder="{MIXER}">{OFFER}'
+        '<conference-info xmlns="urn:xmpp:coin:1" isfocus="true"/></jingle></iq>'
+    )
+    assert [s.get("type") for s in out] == ["result"]
+    [(answered, contents, isfocus)] = h.room.answers
+    assert answered == call and isfocus is True
+    assert [etree.QName(c).localname for c in contents] == ["content", "conference-info"]
+    # the mixer is the focus: it sends Coin, we never send it Coin
+    h.room.join("xmpp:carol@example.com", "Carol")
+    assert h.service.room_changed(h.room) == []
+    out = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="c1" from="{MIXER}" to="{CALLER}">'
+        f'<conference-info xmlns="{CI}" entity="xmpp:mixer@example.org" state="full" version="1" sid="p1">'
+        '<users><user entity="xmpp:romeo@montague.lit" state="full"/></users></conference-info></iq>'
+    )
+    assert [s.get("type") for s in out] == ["result"]
+    assert len(h.room.received) == 1
+    # a 1:1 call no more
+    h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="i1" from="{MIXER}" to="{CALLER}">'
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="p1">'
+        '<conference-info xmlns="urn:xmpp:coin:1" isfocus="false"/></jingle></iq>'
+    )
+    assert h.room.focus_changes == [(call, False)]
+    # the mixer ends it
+    h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="t1" from="{MIXER}" to="{CALLER}">'
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="p1"><reason><success/></reason>'
+        "</jingle></iq>"
+    )
+    assert h.room.hung_up == [(call, "success")]
+
+
+def test_a_placed_call_the_mixer_refuses_is_hung_up() -> None:
+    h = Harness()
+    call, [initiate] = h.service.place_call(h.room, CALLER, MIXER, "p2", [])
+    h.send(
+        f'<iq xmlns="jabber:component:accept" type="error" id="{initiate.get("id")}" from="{MIXER}" to="{CALLER}">'
+        '<error type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'
+    )
+    assert [c for c, _ in h.room.hung_up] == [call]
+
+
+def test_the_room_hangs_up_a_placed_call() -> None:
+    h = Harness()
+    call, _ = placed_call(h)
+    [terminate] = h.service.hang_up(call)
+    jingle = terminate.find("{urn:xmpp:jingle:1}jingle")
+    assert jingle is not None and jingle.get("action") == "session-terminate"
+    assert terminate.get("to") == MIXER

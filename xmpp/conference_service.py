@@ -235,7 +235,18 @@ class XmppConferenceService:
         return []
 
     def _received(self, session: JingleSession, request: JingleRequest) -> list[etree._Element]:
-        # Transport and content negotiation belong to the media issue; informational payloads need nothing.
+        # Transport and content negotiation belong to the media issue. What matters here: the mixer's
+        # session-accept of a call we placed, and isfocus in session-info (a call becomes a conference).
+        participant = self.participants.get(session)
+        if participant is None:
+            return []
+        isfocus = coin.find_isfocus(request.jingle)
+        if request.action is Action.SESSION_ACCEPT and participant.call.placed:
+            participant.accepted = True
+            contents = tuple(child for child in request.jingle if isinstance(child.tag, str))
+            participant.room.answered(participant.call, contents, isfocus)
+        elif request.action is Action.SESSION_INFO and isfocus is not None:
+            participant.room.focus_changed(participant.call, isfocus)
         return []
 
     def _ended(self, session: JingleSession, reason: str) -> None:
@@ -270,6 +281,22 @@ class XmppConferenceService:
             self._send_jingle(self.sessions.accept(participant.session, [*contents, coin.isfocus_element()]))
         ]
 
+    def place_call(
+        self, room: ConferenceRoom, local: str, peer: str, sid: str, contents: list[etree._Element]
+    ) -> tuple[Call, list[etree._Element]]:
+        """Call `peer` (an XMPP mixer's full JID) from `local` (a full JID of the component) for `room`:
+        session-initiate with the given contents. The answer reaches the room through `answered`, a failure
+        or the end through `hang_up`. Raises ValueError if that session exists."""
+        outgoing = self.sessions.initiate(local, peer, sid, contents)
+        call = Call(peer, room.jid, sid, (), placed=True)
+        self.participants[outgoing.session] = Participant(call, outgoing.session, room)
+        log.info("call to mixer", room=room.jid, mixer=peer, sid=sid)
+        return call, [self._send_jingle(outgoing)]
+
+    def hang_up(self, call: Call, reason: str = "success") -> list[etree._Element]:
+        """End any live call, placed or received: session-terminate."""
+        return self.reject(call, reason)
+
     def reject(self, call: Call, reason: str = "decline", text: str | None = None) -> list[etree._Element]:
         """The room refuses a call (or ends it): session-terminate."""
         participant = self._participant(call)
@@ -283,7 +310,7 @@ class XmppConferenceService:
         state = room.state()
         out: list[etree._Element] = []
         for participant in list(self.participants.values()):
-            if participant.room is room and participant.accepted:
+            if participant.room is room and participant.accepted and not participant.call.placed:
                 out.extend(self._coin_to(participant, state, full=full))
         return out
 
@@ -291,7 +318,7 @@ class XmppConferenceService:
         """The component stream is (again) up: every accepted participant gets full state, next version."""
         out: list[etree._Element] = []
         for participant in list(self.participants.values()):
-            if participant.accepted:
+            if participant.accepted and not participant.call.placed:
                 out.extend(self._coin_to(participant, participant.room.state(), full=True))
         return out
 

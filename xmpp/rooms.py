@@ -20,10 +20,11 @@ class Call:
     """A Jingle call from an XMPP participant to a room: answer it with `XmppConferenceService.accept` or
     `reject`. `offer` holds the `<content>` (and `<group>`) elements of the session-initiate."""
 
-    participant: str  # the caller's full JID
+    participant: str  # the peer's full JID: the caller, or the mixer a placed call goes to
     room: str  # the room's bare JID
     sid: str
     offer: tuple[etree._Element, ...]
+    placed: bool = False  # True for a call the room placed (to an XMPP mixer); we are the initiator
 
 
 class ConferenceRoom(Protocol):
@@ -46,6 +47,17 @@ class ConferenceRoom(Protocol):
     def coin_received(self, call: Call, document: ConferenceInfo) -> None:
         """The peer of a live session sent conference state (it is a focus itself). May raise
         gateway.errors.MergeError, which the service answers with a stanza error."""
+        ...
+
+    def answered(self, call: Call, contents: tuple[etree._Element, ...], isfocus: bool | None) -> None:
+        """A call the room placed (`XmppConferenceService.place_call`) was accepted: `contents` are the
+        `<content>` (and `<group>`) elements of the session-accept, `isfocus` its Coin flag (None: absent).
+        A placed call that fails or ends is reported through `hang_up`."""
+        ...
+
+    def focus_changed(self, call: Call, isfocus: bool) -> None:
+        """The peer of a live session says (session-info) that the call became a conference or stopped
+        being one."""
         ...
 
 
