@@ -72,6 +72,17 @@ class XmppComponent:
     def reject(self, call: Call, reason: str = "decline", text: str | None = None) -> None:
         self._send(self.service.reject(call, reason, text))
 
+    def place_call(
+        self, room: ConferenceRoom, local: str, peer: str, sid: str, contents: list[etree._Element]
+    ) -> Call:
+        """Call an XMPP mixer for `room` (see `XmppConferenceService.place_call`)."""
+        call, stanzas = self.service.place_call(room, local, peer, sid, contents)
+        self._send(stanzas)
+        return call
+
+    def hang_up(self, call: Call, reason: str = "success") -> None:
+        self._send(self.service.hang_up(call, reason))
+
     def room_changed(self, room: ConferenceRoom) -> None:
         """The room's state changed: its participants get one document when the coalescing window closes."""
         if room not in self._due:
