@@ -230,10 +230,13 @@ class DialogRecord:
         tag = tag_of(request, "From")
         if tag is None:
             raise DialogError("the request has no From tag")
+        try:
+            cseq = request.cseq.sequence
+        except (KeyError, ValueError):
+            raise DialogError("malformed CSeq") from None
         target = contact_uri(request)
-        self.route_set = record_route_of(request)
-        self.remote_tag, self.remote_target = tag, target
-        self.remote_cseq = request.cseq.sequence
+        routes = record_route_of(request)
+        self.route_set, self.remote_tag, self.remote_target, self.remote_cseq = routes, tag, target, cseq
 
     def is_in_dialog(self, message: Message, *, received: bool) -> bool:
         """Whether a message belongs to this dialog: Call-ID and both tags (section 12.2)."""

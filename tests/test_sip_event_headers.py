@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 
 import pytest
@@ -187,3 +188,21 @@ def test_allow_events() -> None:
         parse_allow_events("conference,,dialog")
     with pytest.raises(HeaderError):
         parse_allow_events("conference;id=1")
+
+
+# -- whatever a peer sends, the only error is HeaderError -------------------------------------------------------
+
+header_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40
+) | st.from_regex(r'[a-z]{1,8}(;[a-z\-]{1,8}(=("[^"]{0,4}"?|[a-z0-9.]{0,5}))?){0,3}', fullmatch=True)
+
+
+@given(header_text)
+def test_parsers_raise_only_header_errors(value: str) -> None:
+    for parser in (Event.parse, SubscriptionState.parse, parse_allow_events, parse_seconds):
+        with contextlib.suppress(HeaderError):
+            parser(value)
+
+
+def parse_seconds(value: str) -> int:
+    return parse_delta_seconds("Expires", value)

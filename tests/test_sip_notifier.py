@@ -600,3 +600,41 @@ def test_merging_every_notify_gives_the_room_state_with_versions_one_by_one(data
     assert held is not None
     assert held.model_copy(update={"version": None}) == room.current.model_copy(update={"version": None})
     assert versions == list(range(1, len(versions) + 1))
+
+
+# -- whatever a peer sends, one response and no exception --------------------------------------------------------
+
+odd = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30
+) | st.sampled_from(
+    [
+        "conference",
+        "conference;id=",
+        "0",
+        "-1",
+        "99999999999",
+        "<sip:x@y;lr>",
+        "<>",
+        "sip:",
+        ";tag=",
+        "<sip:a@b>;tag=",
+    ]
+)
+HEADERS = ["Event", "Expires", "Contact", "Accept", "Record-Route", "From", "To", "CSeq"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(HEADERS), odd, max_size=4))
+def test_any_subscribe_gets_one_response(values: dict[str, str]) -> None:
+    n = notifier()
+    _, _, response = started(n)
+    for to_tag in (None, tag_of(response, "To")):
+        req = subscribe(to_tag=to_tag, cseq=9)
+        for name, value in values.items():
+            req.headers.set(name, value)
+        out = n.subscribe_received(req)
+        responses = of(out, SendResponse)
+        assert len(responses) == 1
+        assert responses[0].response.code >= 200
+        if responses[0].response.code >= 300:
+            assert not of(out, SendRequest)

@@ -663,3 +663,31 @@ def test_for_any_room_history_the_subscriber_ends_with_the_room_state(data: st.D
     assert held is not None
     assert held.model_copy(update={"version": None}) == room.current.model_copy(update={"version": None})
     assert loop.versions == list(range(1, len(loop.versions) + 1))
+
+
+# -- whatever a notifier sends, one response and no exception ---------------------------------------------------
+
+odd = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30) | st.sampled_from(
+    ["conference", "terminated", "active;expires=", "terminated;reason=probation;retry-after=x", "<sip:x@y;lr>",
+     "<>", "1 NOTIFY", "x NOTIFY", "application/conference-info+xml"]
+)  # fmt: skip
+NOTIFY_HEADERS = ["Event", "Subscription-State", "Contact", "Record-Route", "From", "CSeq", "Content-Type"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(NOTIFY_HEADERS), odd, max_size=4),
+    st.sampled_from([b"", b"<conference-info/>", document(1), b"\xff\xfe<"]),
+    st.booleans(),
+)
+def test_any_notify_gets_one_response(values: dict[str, str], body: bytes, established: bool) -> None:
+    s = subscriber()
+    first = sent(s.start())
+    if established:
+        s.response_received(answer(first))
+    req = notify(first, body=body or b"", cseq=3)
+    for name, value in values.items():
+        req.headers.set(name, value)
+    out = s.notify_received(req)
+    assert len(of(out, SendResponse)) == 1
+    assert response_to(out).code >= 200
