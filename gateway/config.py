@@ -58,11 +58,71 @@ class XmppSection(_Section):
     port: int = Field(5347, ge=1, le=65535)
 
 
+class SipCredentials(_Section):
+    """Digest credentials for a realm that challenges our requests (a bridge or a proxy)."""
+
+    realm: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+    password: str | None = Field(None, min_length=1)
+    password_env: str | None = Field(None, min_length=1, description="environment variable with the password")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> SipCredentials:
+        if (self.password is None) == (self.password_env is None):
+            raise ValueError("give exactly one of password and password_env")
+        return self
+
+
 class SipSection(_Section):
     domain: str = Field(min_length=1, description="host part of the gateway's SIP URIs")
     listen: list[Annotated[str, Field(pattern=r"^(udp|tcp|tls):[^\s]+:\d{1,5}$")]] = Field(
         default_factory=lambda: ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"], min_length=1
     )
+    tls_certificate: Path | None = None  # PEM, for a tls: listener
+    tls_key: Path | None = None
+    min_expires: int = Field(60, ge=1, description="shortest subscription interval granted (423 below it)")
+    max_expires: int = Field(3600, ge=1, description="longest subscription interval granted")
+    subscribe_expires: int = Field(3600, ge=60, description="interval asked of the bridges we subscribe to")
+    credentials: list[SipCredentials] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SipSection:
+        if self.min_expires > self.max_expires:
+            raise ValueError("min_expires is above max_expires")
+        if any(listener.startswith("tls:") for listener in self.listen) and not (
+            self.tls_certificate and self.tls_key
+        ):
+            raise ValueError("a tls: listener needs tls_certificate and tls_key")
+        return self
+
+    def listeners(self) -> list[tuple[str, str, int]]:
+        """`(protocol, address, port)` of each listener (an IPv6 address may be written in brackets)."""
+        result = []
+        for listener in self.listen:
+            protocol, rest = listener.split(":", 1)
+            host, port = rest.rsplit(":", 1)
+            result.append((protocol, host.strip("[]"), int(port)))
+        return result
+
+
+class PolicySection(_Section):
+    """Who may subscribe to a room's conference state on SIP."""
+
+    subscribe: Literal["participants", "domains", "anyone"] = "participants"
+    domains: list[str] = Field(default_factory=list, description="with subscribe = 'domains'")
+
+
+class MediaSection(_Section):
+    address: str = "127.0.0.1"  # where media sockets bind
+    port_min: int = Field(40000, ge=1024, le=65535)
+    port_max: int = Field(40999, ge=1024, le=65535)
+    silence_timeout_s: int = Field(30, ge=1, le=3600)
+
+    @model_validator(mode="after")
+    def _range(self) -> MediaSection:
+        if self.port_min > self.port_max:
+            raise ValueError("port_min is above port_max")
+        return self
 
 
 class AddressesSection(_Section):
@@ -102,6 +162,8 @@ class Config(_Section):
     addresses: AddressesSection = Field(default_factory=AddressesSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    policy: PolicySection = Field(default_factory=PolicySection)
+    media: MediaSection = Field(default_factory=MediaSection)
     rooms: list[Room] = Field(default_factory=list)
 
     @field_validator("rooms")
@@ -133,10 +195,24 @@ def load_config(path: Path | str, environ: dict[str, str] | None = None) -> Conf
     secret = environ.get(ENV_PREFIX + "XMPP_SECRET")
     if secret:
         raw.setdefault("xmpp", {})["secret"] = secret
+    problems = []
+    sip = raw.get("sip")
+    for n, entry in enumerate(sip.get("credentials", []) if isinstance(sip, dict) else []):
+        name = entry.get("password_env") if isinstance(entry, dict) else None
+        if isinstance(name, str) and name:
+            if environ.get(name):
+                entry["password"], entry["password_env"] = environ[name], None
+                del entry["password_env"]
+            else:
+                problems.append(
+                    f"{path}: sip.credentials.{n}.password_env: {name} is not set in the environment"
+                )
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_problem(path, error) for error in exc.errors()]) from None
+        raise ConfigError(problems + [_problem(path, error) for error in exc.errors()]) from None
+    if problems:
+        raise ConfigError(problems)
     try:
         config.address_map()
     except AddressError as exc:

@@ -58,3 +58,43 @@ def test_duplicate_room_names(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="unique"):
         load_config(path, environ={})
+
+
+BASE = '[xmpp]\ncomponent = "c.example"\nsecret = "x"\n[sip]\ndomain = "g.example"\n'
+
+
+def test_sip_credentials_policy_and_media(tmp_path: Path) -> None:
+    path = tmp_path / "full.toml"
+    path.write_text(
+        BASE + 'min_expires = 30\nmax_expires = 600\nlisten = ["udp:127.0.0.1:5070", "tcp:[::1]:5071"]\n'
+        '[[sip.credentials]]\nrealm = "bridge"\nusername = "gw"\npassword_env = "BRIDGE_PW"\n'
+        '[policy]\nsubscribe = "domains"\ndomains = ["example.com"]\n'
+        "[media]\nport_min = 50000\nport_max = 50100\n"
+    )
+    config = load_config(path, environ={"BRIDGE_PW": "pw"})
+    assert config.sip.credentials[0].password == "pw"
+    assert config.sip.listeners() == [("udp", "127.0.0.1", 5070), ("tcp", "::1", 5071)]
+    assert config.policy.subscribe == "domains" and config.media.port_max == 50100
+    with pytest.raises(ConfigError, match="BRIDGE_PW is not set"):
+        load_config(path, environ={})
+
+
+def test_inconsistent_sip_and_media_settings(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        BASE + 'min_expires = 600\nmax_expires = 60\nlisten = ["tls:127.0.0.1:5061"]\n'
+        "[media]\nport_min = 6000\nport_max = 5000\n[policy]\nsubscribe = 'friends'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    problems = "\n".join(caught.value.problems)
+    for text in (
+        "min_expires is above max_expires",
+        "port_min",
+        "policy.subscribe",
+    ):
+        assert text in problems, text
+    # cross-field checks of a section run once its fields are valid: a bad credential is reported first
+    path.write_text(BASE + '[[sip.credentials]]\nrealm = "r"\nusername = "u"\n')
+    with pytest.raises(ConfigError, match="exactly one of password"):
+        load_config(path, environ={})
