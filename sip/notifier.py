@@ -10,20 +10,22 @@ The rules:
 
     SUBSCRIBE without a To-tag (a new subscription), checked in this order:
       Event missing, or not `conference`         -> 489 Bad Event, Allow-Events: conference  (s. 4.2.1.1)
-      Event, Expires, From, CSeq or Contact bad  -> 400
+      Event, Expires or From malformed           -> 400
       Accept lists no conference-info+xml        -> 406                                      (s. 4.2.1.1)
       the Request-URI names no room              -> 404
       the room's policy refuses the From         -> 403                                      (s. 4.2.1.3)
       0 < Expires < min_expires                  -> 423, Min-Expires                         (s. 4.2.1.1)
+      no single usable Contact, a bad CSeq
+        or Record-Route                          -> 400
       otherwise                                  -> 200, Expires = min(requested or default, max); then at
                                                     once NOTIFY active;expires=N, full state, version 1
       Expires: 0 (a fetch, s. 4.4.3)             -> 200, NOTIFY terminated;reason=timeout with full state
     SUBSCRIBE with a To-tag (a refresh):
-      no subscription with that dialog and id    -> 481                                      (s. 4.2.1.2)
+      no subscription with that dialog and id    -> 481                                  (RFC 3261 12.2.2)
       CSeq not above the last one                -> 500                                  (RFC 3261 12.2.2)
       489 / 400 / 423 as above                   -> the subscription stays as it was         (s. 4.1.2.2)
-      Expires: 0 (unsubscribe, s. 4.1.2.3)       -> 200, NOTIFY terminated;reason=timeout (the interval
-                                                    is over now; RFC 6665 has no other reason for it)
+      Expires: 0 (unsubscribe, s. 4.1.2.3)       -> 200, NOTIFY terminated;reason=timeout, no body (the
+                                                    interval ends now, as when it runs out)
       otherwise                                  -> 200, NOTIFY active with full state (RFC 4575 s. 4.5)
     the subscription's interval ends             -> NOTIFY terminated;reason=timeout         (s. 4.2.2)
     room_changed                                 -> NOTIFY active with a partial document (per-subscription
@@ -176,7 +178,6 @@ class ConferenceNotifier:
         try:
             requested = expires_of(request)
             subscriber = request.from_address
-            request.cseq  # noqa: B018  (parsed only to refuse a malformed one)
         except (HeaderError, ValueError, KeyError) as exc:
             return [self._reply(request, 400, phrase=_phrase(exc))]
         if not _accepts_conference_info(request):
