@@ -179,6 +179,7 @@ class ConferenceSubscriber:
         self.failures = 0
         self._held: ConferenceInfo | None = None  # the merge base of this subscription (versions)
         self._expires = self.config.expires
+        self._min_expires = 0
         self._pending: dict[int, _Purpose] = {}  # CSeq of our SUBSCRIBEs awaiting an answer
         self._established_at: float | None = None
         self._expires_at: float | None = None  # when the subscription ends unless refreshed
@@ -394,7 +395,7 @@ class ConferenceSubscriber:
             except HeaderError:
                 minimum = None
             if minimum is not None and minimum > self._expires:
-                self._expires = minimum
+                self._expires = self._min_expires = minimum
                 return [
                     self._send_subscribe(
                         _Purpose.INITIAL if purpose is _Purpose.INITIAL else _Purpose.REFRESH
@@ -458,7 +459,7 @@ class ConferenceSubscriber:
         self._expires_at = None
         self._notified = False
         self._unsubscribe_when_established = False
-        self._expires = self.config.expires
+        self._expires = max(self.config.expires, self._min_expires)  # a 423 taught us the notifier's minimum
         return [*self._disarm_all(), self._send_subscribe(_Purpose.INITIAL)]
 
     def _send_subscribe(self, purpose: _Purpose) -> SendRequest:

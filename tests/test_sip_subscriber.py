@@ -646,6 +646,45 @@ def test_subscriber_and_notifier_agree_through_subscribe_change_refresh_unsubscr
     assert held is not None and set(held.user_map()) == {"sip:bob@example.com", "sip:carol@example.com"}
 
 
+def test_the_notifier_expiring_the_subscription_makes_the_subscriber_come_back() -> None:
+    room = SipRoom()
+    room.join("sip:bob@example.com", "Bob")
+    loop = Loop(room)
+    loop.run(loop.subscriber.start())
+    (sub,) = loop.notifier.subscriptions()
+    assert sub.expiry is not None
+    loop.clock.now += 3600
+    loop.run(loop.notifier.timer_fired(sub.expiry))
+    assert isinstance(loop.reports[-2], Interrupted)
+    assert loop.reports[-2].reason == "terminated;reason=timeout"
+    assert isinstance(loop.reports[-1], StateChanged)
+    assert loop.versions == [1, 1]  # a new subscription counts from 1 again
+    assert len(loop.notifier) == 1
+    assert loop.subscriber.state is SubscriberState.ACTIVE
+
+
+def test_the_room_ending_stops_the_subscriber() -> None:
+    room = SipRoom()
+    loop = Loop(room)
+    loop.run(loop.subscriber.start())
+    loop.run(loop.notifier.room_ended(room))
+    assert isinstance(loop.reports[-1], Stopped)
+    assert loop.reports[-1].reason == "noresource"
+    assert loop.subscriber.state is SubscriberState.STOPPED
+
+
+def test_a_learned_min_expires_is_used_for_the_next_subscription() -> None:
+    clock = Clock()
+    s = subscriber(clock, expires=60)
+    first = sent(s.start())
+    again = sent(s.response_received(answer(first, 423, extra=[("Min-Expires", "900")])))
+    s.response_received(answer(again, expires=900))
+    s.notify_received(notify(first, body=document(1)))
+    clock.now += 1000
+    out = s.notify_received(notify(first, "terminated;reason=deactivated", cseq=2))
+    assert expires_of(sent(out)) == 900
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_for_any_room_history_the_subscriber_ends_with_the_room_state(data: st.DataObject) -> None:
