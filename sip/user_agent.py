@@ -153,7 +153,7 @@ class IncomingRequest:
     async def send_response(self, response: Response) -> None:
         if self.transaction is None:
             raise RuntimeError("an ACK cannot be answered")
-        await self.transaction.respond(response)
+        await self.ua._answer(self.transaction, response)
 
 
 class UserAgent:
@@ -188,6 +188,7 @@ class UserAgent:
         self._call_handlers: dict[str, RequestHandler] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
+        self._unacked: dict[tuple[str, int], asyncio.Task[None]] = {}  # 2xx to INVITE awaiting the ACK
         self._no_tcp: dict[tuple[str, int], float] = {}  # peers that refused TCP, until when
 
     # -- life cycle ------------------------------------------------------------------------------------
@@ -203,6 +204,9 @@ class UserAgent:
 
     async def close(self) -> None:
         """Close sockets, end transactions, wait for handler tasks (cancelled if still running)."""
+        for task in list(self._unacked.values()):
+            task.cancel()
+        self._unacked.clear()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -373,7 +377,33 @@ class UserAgent:
         transaction = self.transactions.server_transaction_for(response)
         if transaction is None:
             raise LookupError(f"no server transaction for {response.code} to {response.cseq.method}")
+        await self._answer(transaction, response)
+
+    async def _answer(self, transaction: ServerTransaction, response: Response) -> None:
         await transaction.respond(response)
+        if transaction.invite and 200 <= response.code < 300 and not transaction.source.address.reliable:
+            key = (response.call_id, response.cseq.sequence)
+            self._unacked[key] = asyncio.get_running_loop().create_task(
+                self._retransmit_2xx(key, response, transaction.source)
+            )
+
+    async def _retransmit_2xx(self, key: tuple[str, int], response: Response, source: Source) -> None:
+        """§13.3.1.4: the UAS core resends a 2xx to INVITE over UDP (T1 doubling up to T2) until the ACK
+        comes, for at most 64*T1."""
+        timers = self.transactions.timers
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timers.timeout
+        interval = timers.t1
+        try:
+            while loop.time() + interval < deadline:
+                await asyncio.sleep(interval)
+                with contextlib.suppress(TransportError, OSError):
+                    await self.transport.send_response(response, source)
+                interval = min(2 * interval, timers.t2)
+            log.warning("sip.invite.no_ack", call_id=key[0], cseq=key[1])
+        finally:
+            if self._unacked.get(key) is asyncio.current_task():
+                del self._unacked[key]
 
     @staticmethod
     def next_hop(request: Request) -> URI:
@@ -528,7 +558,10 @@ class UserAgent:
             self._dispatch(IncomingRequest(self, cancel.message, source=cancel.source, transaction=None))
 
     def _on_stray(self, message: Request | Response, source: Source) -> None:
-        if isinstance(message, Request):  # an ACK for a 2xx
+        if isinstance(message, Request):  # an ACK for a 2xx: stops its retransmission
+            retransmission = self._unacked.pop((message.call_id, message.cseq.sequence), None)
+            if retransmission is not None:
+                retransmission.cancel()
             self._dispatch(IncomingRequest(self, message, source=source, transaction=None))
         elif message.cseq.method == "INVITE" and 200 <= message.code < 300:
             cached = self._acks.get((message.call_id, message.cseq.sequence))

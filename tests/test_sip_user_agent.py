@@ -696,3 +696,38 @@ async def test_we_cancel_an_invite(ua: UserAgent, peer: RawUdpPeer) -> None:
     ack = await peer.receive_request()
     assert ack.method == "ACK"
     assert ack.via[0].parameters["branch"] == arrived.via[0].parameters["branch"]
+
+
+async def test_2xx_to_invite_is_retransmitted_until_the_ack(ua: UserAgent, peer: RawUdpPeer) -> None:
+    acks: asyncio.Queue[IncomingRequest] = asyncio.Queue()
+
+    class Answering:
+        async def handle_request(self, request: IncomingRequest) -> None:
+            if request.method == "ACK":
+                await acks.put(request)
+            else:
+                await request.respond(200)
+
+    ua.handler = Answering()
+    peer.send(invite_from(peer, ua), ua.local_address().port)
+    assert (await peer.receive_response()).code == 100
+    first = await peer.receive_response()
+    again = await peer.receive_response()  # T1 later, the same 200 (the ACK did not come)
+    assert (first.code, again.code) == (200, 200)
+    assert to_tag(first) == to_tag(again)
+    assert first.contact
+    ack = sip_message(
+        f"""
+        ACK {first.contact[0].uri} SIP/2.0
+        Via: SIP/2.0/UDP 127.0.0.1:{peer.port};branch=z9hG4bK-ack
+        From: <sip:caller@127.0.0.1:{peer.port}>;tag=c1
+        To: {first.headers["To"]}
+        Call-ID: invite-70
+        CSeq: 7 ACK
+        """
+    )
+    peer.send(ack, ua.local_address().port)
+    assert (await asyncio.wait_for(acks.get(), 5)).method == "ACK"
+    while not peer.queue.empty():  # retransmissions sent before the ACK arrived
+        peer.queue.get_nowait()
+    assert await peer.nothing(0.5)
