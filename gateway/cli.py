@@ -13,7 +13,8 @@ Address options: --component-domain, --sip-domain, --shared-domain (repeatable),
 FILE may be `-` for standard input. Documents go to standard output and nothing else does; messages go to
 standard error as log lines. Exit codes: 0 success, 1 invalid input (a document that does not parse or
 validate, an address that cannot be mapped, an unreadable file), 2 wrong usage, 3 a document sequence that
-needs full state (a version gap, or a partial naming an unknown user).
+needs full state (a version gap, or a partial naming an unknown user), 4 no next version (`doc diff` of an OLD
+at version 2^32-1, the last one: a recipient must start again from a full document at version 1).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from gateway.config import Config, ConfigError, load_config
 from gateway.diff import diff
 from gateway.document_parser import parse
 from gateway.document_writer import serialize
-from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError
+from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError, VersionOverflowError
 from gateway.logs import LogFormat, configure_logging
 from gateway.merge import merge
 from gateway.translate import Protocol, translate
@@ -40,6 +41,14 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_NEEDS_FULL_STATE = 3
+EXIT_VERSION_OVERFLOW = 4
+EXIT_CODES = """exit codes:
+  0  success
+  1  invalid input: a document that does not parse or validate, an address that cannot be mapped,
+     a file that cannot be read
+  2  wrong usage
+  3  a sequence of documents that needs full state (a version gap, a partial naming an unknown user)
+  4  no next version: doc diff of an OLD at version 4294967295 (2^32-1)"""
 
 log = structlog.get_logger("coin-gateway")
 
@@ -106,7 +115,11 @@ def _doc_diff(args: argparse.Namespace) -> int:
         if document.state is not State.FULL:
             log.error("diff takes two full documents", file=name, state=str(document.state))
             return EXIT_INVALID
-    change = diff(old, new)
+    try:
+        change = diff(old, new)
+    except VersionOverflowError as exc:
+        log.error("cannot diff: no version after OLD's", file=args.old, error=str(exc))
+        return EXIT_VERSION_OVERFLOW
     if change is not None:
         _write(change)
     return EXIT_OK
@@ -190,7 +203,10 @@ def _address_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="coin-gateway", description="SIP-XMPP conference gateway (RFC 4575 <-> XEP-0298 Coin)."
+        prog="coin-gateway",
+        description="SIP-XMPP conference gateway (RFC 4575 <-> XEP-0298 Coin).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--log-format",
@@ -210,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     merge_cmd = doc.add_parser("merge", help="apply documents in order and print the resulting full state")
     merge_cmd.add_argument("files", nargs="+", metavar="FILE", help="the first must be a full document")
     merge_cmd.set_defaults(run=_doc_merge)
-    diff_cmd = doc.add_parser("diff", help="print the document (version OLD+1) that turns OLD into NEW")
+    diff_cmd = doc.add_parser(
+        "diff",
+        help="print the document (version OLD+1) that turns OLD into NEW",
+        description="Print the document (version OLD+1) that turns OLD into NEW; nothing when they are equal."
+        " Exit 4 when OLD's version is 4294967295 (2^32-1), which has no next version.",
+    )
     diff_cmd.add_argument("old", metavar="OLD")
     diff_cmd.add_argument("new", metavar="NEW")
     diff_cmd.set_defaults(run=_doc_diff)

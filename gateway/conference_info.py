@@ -39,9 +39,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticUndefined
 
+from gateway.errors import VersionOverflowError
+
 NAMESPACE = "urn:ietf:params:xml:ns:conference-info"
 MIME_TYPE = "application/conference-info+xml"
 MAX_VERSION = 2**32 - 1
+
+
+def next_version(version: int | None) -> int:
+    """The version that follows `version` (1 when there is none yet). RFC 4575 versions are 32-bit unsigned
+    and do not wrap: past 2^32-1 this raises VersionOverflowError (the subscription or session must start
+    again, at 1)."""
+    if version is None:
+        return 1
+    if version >= MAX_VERSION:
+        raise VersionOverflowError(f"version {version} is the last 32-bit version: there is no next one")
+    return version + 1
 
 
 class State(StrEnum):

@@ -28,6 +28,7 @@ from gateway.conference_info import (
     Uris,
     User,
     Users,
+    next_version,
 )
 from gateway.lineage import changed_users
 
@@ -39,9 +40,10 @@ class _NeedsWhole(Exception):
 def diff(
     old: ConferenceInfo | None, new: ConferenceInfo, *, version: int | None = None
 ) -> ConferenceInfo | None:
-    """The document that turns `old` into `new`, or None if they are equal."""
+    """The document that turns `old` into `new`, or None if they are equal. Its version is `version`, by
+    default the one after `old`'s: VersionOverflowError when `old` is at the last one, 2^32-1."""
     if version is None:
-        version = (old.version or 0) + 1 if old is not None else 1
+        version = next_version(old.version if old is not None else None)
     if old is None:
         return full_document(new, version)
     try:

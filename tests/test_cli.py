@@ -175,3 +175,23 @@ def test_translate_to_xmpp_and_back(tmp_path: Path) -> None:
     back = cli("doc", "translate", str(tmp_path / "x.xml"), "--to", "sip")
     assert back.returncode == 0, back.stderr
     assert parse(back.stdout) == parse(Path(BASIC).read_bytes())
+
+
+def _max_version_document(tmp_path: Path, name: str, entity: str, user: str) -> str:
+    path = tmp_path / name
+    path.write_text(
+        f'<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="{entity}" state="full"'
+        f' version="4294967295"><users><user entity="{user}"/></users></conference-info>'
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("other_entity", ["sip:c@x.org", "sip:d@x.org"])  # a partial, a full document
+def test_diff_past_the_last_version_is_exit_4_with_a_message(tmp_path: Path, other_entity: str) -> None:
+    old = _max_version_document(tmp_path, "old.xml", "sip:c@x.org", "sip:a@x.org")
+    new = _max_version_document(tmp_path, "new.xml", other_entity, "sip:b@x.org")
+    result = cli("doc", "diff", old, new)
+    assert result.returncode == 4, result.stderr
+    assert result.stdout == b"" and b"Traceback" not in result.stderr
+    [line] = log_lines(result.stderr)
+    assert line["level"] == "error" and line["file"] == old and "4294967295" in str(line["error"])

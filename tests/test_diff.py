@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.conference_info import (
+    MAX_VERSION,
     ConferenceInfo,
     ConferenceState,
     Endpoint,
@@ -265,3 +266,17 @@ def test_a_recipient_applying_every_document_holds_the_room_state(states: list[C
         if document is not None:
             held = merge(held, parse(serialize(document)))
         assert held is not None and same_content(held, state)
+
+
+def test_diff_after_the_last_32_bit_version_raises_version_overflow() -> None:
+    # OLD is at 2^32-1: neither a partial (a user changed) nor a full document (the root entity changed)
+    # has a next version to carry.
+    old = room(2).model_copy(update={"version": MAX_VERSION})
+    partial_change = old.model_copy(
+        update={"users": Users(users=[*old.user_map().values(), User(entity="sip:new@example.com")])}
+    )
+    whole_change = old.model_copy(update={"entity": "sip:other@example.com"})
+    for new in (partial_change, whole_change):
+        with pytest.raises(VersionOverflowError, match="4294967295"):
+            diff(old, new)
+    assert diff(old, partial_change, version=1) is not None  # a new subscription starts again at 1
