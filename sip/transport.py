@@ -34,6 +34,7 @@ PROTOCOLS = ("udp", "tcp", "tls")
 DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 MAX_MESSAGE_BYTES = 65_535  # default limit on one message, any transport
 MAX_HEADER_BYTES = 16_384  # on streams: the header block must end within this many bytes
+MAX_CONNECTIONS = 4_096  # TCP/TLS connections, accepted and opened; more are refused (closed at once)
 UDP_MAX_PAYLOAD = 65_507
 UDP_COMFORTABLE = (
     1_300  # RFC 3261 §18.1.1: larger requests "should" go over a congestion-controlled transport
@@ -213,11 +214,13 @@ class Transport:
         on_message: MessageCallback,
         *,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
         tls_client_context: ssl.SSLContext | None = None,
         connect_timeout: float = 5.0,
     ) -> None:
         self.on_message = on_message
         self.max_message_bytes = max_message_bytes
+        self.max_connections = max_connections
         self.tls_client_context = tls_client_context
         self.connect_timeout = connect_timeout
         self._listen: dict[str, TransportAddress] = {}
@@ -296,6 +299,7 @@ class Transport:
             if answer is not None:
                 self._send_raw_back(answer, source)
             return
+        log.debug("sip.received", peer=str(source.address), first_line=_first_line(data), size=len(data))
         if isinstance(message, Request):
             annotate_via(message, source.address)
         elif len(message.via) != 1:
@@ -312,6 +316,10 @@ class Transport:
 
     def _connection_made(self, connection: StreamConnection) -> None:
         assert connection.peer is not None
+        if len(self._connections) >= self.max_connections:
+            log.warning("sip.stream.refused", peer=str(connection.peer), connections=len(self._connections))
+            connection.close()
+            return
         self._connections[connection.peer] = connection
 
     def _connection_lost(self, connection: StreamConnection) -> None:
@@ -326,6 +334,7 @@ class Transport:
         data = bytes(message)
         if len(data) > self.max_message_bytes:
             raise TransportError(f"message of {len(data)} bytes exceeds {self.max_message_bytes}")
+        log.debug("sip.sent", peer=str(destination), first_line=_first_line(data), size=len(data))
         if destination.protocol == "udp":
             if self._udp is None or self._udp.transport is None:
                 raise TransportError("no udp listener")
@@ -342,7 +351,9 @@ class Transport:
         """Send a response where RFC 3261 §18.2.2 / RFC 3581 say: the request's connection, else its Via."""
         if source.connection is not None and source.connection.is_open:
             response.content_length = len(response.body)
-            source.connection.write(bytes(response))
+            data = bytes(response)
+            log.debug("sip.sent", peer=str(source.address), first_line=_first_line(data), size=len(data))
+            source.connection.write(data)
             return
         await self.send(response, response_destination(response.via[0], source))
 
@@ -379,6 +390,10 @@ class Transport:
             del self._connecting[destination]
         future.set_result(connection)
         return connection
+
+
+def _first_line(data: bytes) -> str:
+    return data[: data.find(b"\r\n") if b"\r\n" in data[:200] else 200].decode("utf-8", errors="replace")
 
 
 def annotate_via(request: Request, peer: TransportAddress) -> None:

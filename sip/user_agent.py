@@ -39,6 +39,7 @@ from sip.messages import (
 )
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
 from sip.transport import (
+    MAX_CONNECTIONS,
     MAX_MESSAGE_BYTES,
     UDP_COMFORTABLE,
     Source,
@@ -168,6 +169,7 @@ class UserAgent:
         tls_client_context: ssl.SSLContext | None = None,
         timers: Timers | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
         user_agent: str = USER_AGENT,
         contact_user: str | None = None,
     ) -> None:
@@ -180,7 +182,10 @@ class UserAgent:
         self.contact_user = contact_user
         self._tls_server_context = tls_server_context
         self.transport = Transport(
-            self._on_message, max_message_bytes=max_message_bytes, tls_client_context=tls_client_context
+            self._on_message,
+            max_message_bytes=max_message_bytes,
+            max_connections=max_connections,
+            tls_client_context=tls_client_context,
         )
         self.transactions = TransactionLayer(
             self.transport, self._on_request, on_stray=self._on_stray, timers=timers

@@ -731,3 +731,17 @@ async def test_2xx_to_invite_is_retransmitted_until_the_ack(ua: UserAgent, peer:
     while not peer.queue.empty():  # retransmissions sent before the ACK arrived
         peer.queue.get_nowait()
     assert await peer.nothing(0.5)
+
+
+async def test_connections_beyond_the_limit_are_closed() -> None:
+    port = free_port_both()
+    async with UserAgent([TransportAddress("tcp", "127.0.0.1", port)], max_connections=1) as agent:
+        first = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.05)
+        second = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            assert await asyncio.wait_for(second[0].read(), 5) == b""  # closed by us
+            assert len(agent.transport._connections) == 1
+        finally:
+            first[1].close()
+            second[1].close()
