@@ -209,6 +209,10 @@ class ConferenceSubscriber:
             return out
         return [*out, *self._unsubscribe()]
 
+    def disarm(self) -> list[Output]:
+        """Cancel every timer (for an owner that drops this subscriber without stopping it)."""
+        return self._disarm_all()
+
     def armed(self, kind: TimerKind) -> Timer | None:
         """The timer of that kind this subscriber has armed, if any."""
         return self._timers.get(kind)
@@ -584,8 +588,11 @@ class ConferenceSubscribers:
         """Unsubscribe; the subscriber is forgotten once Stopped is reported (`forget`)."""
         return subscriber.stop()
 
-    def forget(self, subscriber: ConferenceSubscriber) -> None:
+    def forget(self, subscriber: ConferenceSubscriber) -> list[Output]:
+        """Drop a subscriber (normally once it reported Stopped): its timers are cancelled, and NOTIFYs of
+        its dialog get 481 from now on."""
         self._by_key.pop(subscriber.key, None)
+        return subscriber.disarm()
 
     def get(self, key: str) -> ConferenceSubscriber | None:
         return self._by_key.get(key)

@@ -396,6 +396,10 @@ def test_a_notify_for_no_subscription_gets_481() -> None:
     assert response.code == 481
     assert tag_of(response, "To")
     assert response_to(subscribers.notify_received(notify(first, body=document(1)))).code == 200
+    cancelled = subscribers.forget(s)
+    assert {c.timer.kind for c in of(cancelled, CancelTimer)} == {TimerKind.REFRESH, TimerKind.EXPIRY}
+    assert response_to(subscribers.notify_received(notify(first, body=document(2), cseq=2))).code == 481
+    assert len(subscribers) == 0
 
 
 def test_a_second_notifier_after_a_fork_gets_481() -> None:
