@@ -11,7 +11,7 @@
     Expires, Min-Expires = delta-seconds                        (RFC 3261 sections 20.19, 20.23)
 
 Every malformed value raises `HeaderError`, which names the header; nothing is guessed. Event types and the
-`id` parameter compare exactly (RFC 6665 section 8.2.1, 4.1.2.1); parameter names compare case-insensitively.
+`id` parameter compare byte by byte (RFC 6665 section 8.2.1); parameter names case-insensitively.
 A delta-seconds value above 2**32-1 is taken as 2**32-1 (RFC 3261 section 25.1 says nothing else fits).
 """
 
