@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -397,23 +398,24 @@ def _first_line(data: bytes) -> str:
 
 
 def annotate_via(request: Request, peer: TransportAddress) -> None:
-    """Add `received` (RFC 3261 §18.2.1) and fill an empty `rport` (RFC 3581 §4) on the top Via."""
-    vias = request.via
-    top = vias[0]
-    params = top.parameters
-    changed = False
-    if top.host != peer.host:
-        params = params.replace(received=peer.host)
-        changed = True
-    if "rport" in params and params["rport"] is None:
-        params = params.replace(rport=str(peer.port))
-        changed = True
-    if changed:
-        vias[0] = Via(transport=top.transport, host=top.host, port=top.port, parameters=params)
-        # only the top Via is rewritten; the others stay exactly as received
-        values = request.headers.getlist("Via")
-        rest = values[0].partition(",")[2].strip()
-        request.headers.setlist("Via", [str(vias[0]), *([rest] if rest else []), *values[1:]])
+    """Add `received` (RFC 3261 §18.2.1) and fill an empty `rport` (RFC 3581 §4) on the top Via.
+
+    The top Via text is edited in place (sipmessage would re-encode every parameter, e.g. an IPv6
+    `received` as `%3A%3A1`); the other Vias stay exactly as received.
+    """
+    top = request.via[0]
+    values = request.headers.getlist("Via")
+    text, comma, rest = values[0].partition(",")
+    text = text.rstrip()
+    if top.host.strip("[]") != peer.host:
+        text += f";received={peer.host}"
+    if "rport" in top.parameters and top.parameters["rport"] is None:
+        text = _EMPTY_RPORT.sub(f";rport={peer.port}", text, count=1)
+    first = [text, rest.strip()] if comma and rest.strip() else [text]
+    request.headers.setlist("Via", [*first, *values[1:]])
+
+
+_EMPTY_RPORT = re.compile(r";\s*rport(?=\s*(;|$))", re.IGNORECASE)
 
 
 def response_destination(via: Via, source: Source) -> TransportAddress:

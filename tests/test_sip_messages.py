@@ -17,7 +17,7 @@ from sip.messages import (
     split_header_values,
     to_tag,
 )
-from sip.transport import FramingError, StreamFramer
+from sip.transport import FramingError, StreamFramer, TransportAddress, annotate_via
 from tests.peers.raw_sip import sip_message
 
 SUBSCRIBE = sip_message(
@@ -252,3 +252,24 @@ def test_challenge_parser_keeps_commas_in_quotes() -> None:
     scheme, params = parse_challenge('Digest realm="a, b", qop="auth,auth-int",nonce=xyz , stale=TRUE')
     assert scheme == "Digest"
     assert params == {"realm": "a, b", "qop": "auth,auth-int", "nonce": "xyz", "stale": "TRUE"}
+
+
+def test_annotate_via_edits_only_the_top_via_text() -> None:
+    raw = SUBSCRIBE.replace(
+        b"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc;rport",
+        b"Via: SIP/2.0/UDP phone.invalid:5070;rport;branch=z9hG4bKabc, SIP/2.0/UDP [::1]:5;branch=z9hG4bKx\r\n"
+        b"Via: SIP/2.0/TCP p2.invalid;branch=z9hG4bKy",
+    )
+    request = parse_message(raw)
+    assert isinstance(request, Request)
+    annotate_via(request, TransportAddress("udp", "127.0.0.1", 40000))
+    assert request.headers.getlist("Via") == [
+        "SIP/2.0/UDP phone.invalid:5070;rport=40000;branch=z9hG4bKabc;received=127.0.0.1",
+        "SIP/2.0/UDP [::1]:5;branch=z9hG4bKx",
+        "SIP/2.0/TCP p2.invalid;branch=z9hG4bKy",
+    ]
+    assert request.via[0].parameters["rport"] == "40000"
+    same_host = parse_message(SUBSCRIBE)
+    assert isinstance(same_host, Request)
+    annotate_via(same_host, TransportAddress("udp", "127.0.0.1", 5070))
+    assert same_host.headers["Via"] == "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc;rport=5070"
