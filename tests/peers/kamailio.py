@@ -51,6 +51,7 @@ class Kamailio:
     directory: Path
     port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     min_expires: int = 0
+    password: str | None = None  # set: SUBSCRIBEs are challenged (407, realm 127.0.0.1, any username)
     process: PeerProcess | None = None
 
     def __post_init__(self) -> None:
@@ -58,7 +59,12 @@ class Kamailio:
         self.config = self.directory / "kamailio.cfg"
         self.config.write_text(
             TEMPLATE.read_text().format(
-                run=self.directory, host=LOOPBACK, port=self.port, min_expires=self.min_expires
+                run=self.directory,
+                host=LOOPBACK,
+                port=self.port,
+                min_expires=self.min_expires,
+                require_auth=int(self.password is not None),
+                password=self.password or "unused",  # Kamailio refuses an empty one, even unreachable
             )
         )
         database = self.directory / "kamailio.sqlite"

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.document_parser import parse
 from sip.dialogs import Dialog
+from sip.digest import Credentials
 from sip.user_agent import UserAgent
 from tests.peers.kamailio import Kamailio
 from tests.peers.sipp import SippResult, run_sipp
@@ -96,3 +97,24 @@ async def test_interval_too_brief_from_kamailio(tmp_path: Path, ua: UserAgent) -
         response = await ua.send(new_subscribe(ua, kamailio, expires=10))  # type: ignore[arg-type]
         assert response.code == 423
         assert response.min_expires == 60
+
+
+async def test_digest_challenge_from_kamailio(tmp_path: Path, ua: UserAgent) -> None:
+    """A notifier that challenges (Kamailio's auth module: 407, qop=auth, MD5): the SUBSCRIBE goes again
+    with the caller's credentials and is accepted; wrong credentials end at the second 407."""
+    with Kamailio(tmp_path / "kamailio", password="s3cret") as kamailio:
+        await publish(kamailio, tmp_path / "sipp", "conf_publish_uac.xml")
+        inbox = Inbox()
+        request = new_subscribe(ua, kamailio)
+        ua.route_call_id(request.call_id, inbox)  # type: ignore[attr-defined]
+        response = await ua.send(request, credentials=[Credentials("gateway", "s3cret", realm="127.0.0.1")])  # type: ignore[arg-type]
+        assert response.code == 200, bytes(response)
+        assert response.cseq.sequence == 2  # the first try was challenged
+        notify = await inbox.next()
+        assert b"published by sipp" in notify.message.body
+
+        refused = await ua.send(new_subscribe(ua, kamailio), credentials=[Credentials("gateway", "wrong")])  # type: ignore[arg-type]
+        assert refused.code == 407
+        assert (
+            await ua.send(new_subscribe(ua, kamailio))
+        ).code == 407  # no credentials: the challenge is final
