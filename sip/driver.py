@@ -1,9 +1,10 @@
 """Runs the sans-IO machines of the subscription usage (`sip.subscriber`, `sip.notifier`) on a `UserAgent`.
 
-A machine returns outputs; the `Driver` does what they ask (`sip.actions`): `SendRequest` is sent in a client
-transaction to its `next_hop` and the final response goes back to `machine.response_received` — or, when
-no peer answered (`sip.messages.LocalResponse`: timeout, transport error), to `machine.request_failed`;
-`SendResponse` goes out on the server transaction of the request it answers; `StartTimer`/`CancelTimer`
+A machine returns outputs; the `Driver` does what they ask (`sip.actions`): `SendRequest` is sent in a
+client transaction to its `next_hop` (a Digest challenge answered with `credentials`: the request then goes
+again with CSeq + 1, which the machines accept), and the final response goes back to
+`machine.response_received` — or, when no peer answered (`sip.messages.LocalResponse`: timeout, transport
+error), to `machine.request_failed`; `SendResponse` goes out on the server transaction of the request it answers; `StartTimer`/`CancelTimer`
 become `loop.call_later` handles, and a timer that fires goes to `machine.timer_fired`. Every other output
 (a report: `StateChanged`, `Stopped`, ...) is handed to `on_report`.
 
@@ -22,6 +23,7 @@ import structlog
 from sipmessage import Request, Response
 
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer
+from sip.digest import Credentials
 from sip.messages import LocalResponse
 from sip.user_agent import IncomingRequest, UserAgent
 
@@ -43,11 +45,17 @@ class Driver(Generic[M]):
     """Executes one machine's outputs on `ua`; reports go to `on_report`."""
 
     def __init__(
-        self, ua: UserAgent, machine: M, *, on_report: Callable[[object], None] | None = None
+        self,
+        ua: UserAgent,
+        machine: M,
+        *,
+        on_report: Callable[[object], None] | None = None,
+        credentials: Sequence[Credentials] | Callable[[Request], Sequence[Credentials]] = (),
     ) -> None:
         self.ua = ua
         self.machine = machine
         self.on_report = on_report
+        self.credentials = credentials
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -97,7 +105,8 @@ class Driver(Generic[M]):
                 await task
 
     async def _request(self, action: SendRequest) -> None:
-        response = await self.ua.send(action.request, next_hop=action.next_hop)
+        credentials = self.credentials(action.request) if callable(self.credentials) else self.credentials
+        response = await self.ua.send(action.request, next_hop=action.next_hop, credentials=credentials)
         if isinstance(response, LocalResponse):
             outputs = self.machine.request_failed(action.request, response.reason)
         else:

@@ -11,6 +11,7 @@ import pytest
 from sipmessage import Address
 
 from gateway.document_parser import parse
+from sip.digest import Credentials
 from sip.driver import Driver, EventHandler
 from sip.subscriber import ConferenceSubscriber, ConferenceSubscribers, StateChanged, Stopped
 from sip.user_agent import UserAgent
@@ -77,3 +78,33 @@ async def test_subscriber_merges_what_kamailio_notifies(
         assert stopped.reason == "unsubscribed"
     finally:
         await driver.close()
+
+
+async def test_subscriber_answers_kamailios_challenge(tmp_path: Path, ua: UserAgent) -> None:
+    """The driver answers the 407 with the configured credentials; the subscriber takes the 2xx to the
+    retried SUBSCRIBE (CSeq + 1) as its own, and its later unsubscribe uses a CSeq above it."""
+    with Kamailio(tmp_path / "kamailio", password="s3cret") as kamailio:
+        await publish(kamailio, tmp_path / "sipp", "conf_publish_uac.xml")
+        reports: asyncio.Queue[object] = asyncio.Queue()
+        subscribers = ConferenceSubscribers()
+        driver = Driver(
+            ua, subscribers, on_report=reports.put_nowait, credentials=[Credentials("gateway", "s3cret")]
+        )
+        ua.handler = EventHandler(subscribers=driver)
+        subscriber = ConferenceSubscriber(
+            Address.parse(f"<{kamailio.uri('conf')}>"),
+            local=Address.parse("<sip:gateway@127.0.0.1>"),
+            contact=ua.contact("udp"),
+            clock=asyncio.get_running_loop().time,
+        )
+        try:
+            driver.start(subscribers.add(subscriber))
+            changed = await next_report(reports, StateChanged)
+            assert isinstance(changed, StateChanged)
+            assert list(changed.state.users.users) == ["sip:alice@127.0.0.1"]
+            await driver.run(subscribers.remove(subscriber))
+            stopped = await next_report(reports, Stopped)
+            assert isinstance(stopped, Stopped)
+            assert stopped.reason == "unsubscribed"
+        finally:
+            await driver.close()
