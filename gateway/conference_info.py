@@ -46,6 +46,16 @@ MIME_TYPE = "application/conference-info+xml"
 MAX_VERSION = 2**32 - 1
 
 
+def check_version(version: int) -> int:
+    """`version` if it is one RFC 4575 can carry (0..2^32-1, xs:unsignedInt): VersionOverflowError above,
+    ValueError below. Every document made or written outside pydantic's validation goes through here."""
+    if version > MAX_VERSION:
+        raise VersionOverflowError(f"version {version} is beyond the last 32-bit version, {MAX_VERSION}")
+    if version < 0:
+        raise ValueError(f"version {version} is negative")
+    return version
+
+
 def next_version(version: int | None) -> int:
     """The version that follows `version` (1 when there is none yet). RFC 4575 versions are 32-bit unsigned
     and do not wrap: past 2^32-1 this raises VersionOverflowError (the subscription or session must start

@@ -28,6 +28,7 @@ from gateway.conference_info import (
     Uris,
     User,
     Users,
+    check_version,
     next_version,
 )
 from gateway.lineage import changed_users
@@ -44,6 +45,8 @@ def diff(
     default the one after `old`'s: VersionOverflowError when `old` is at the last one, 2^32-1."""
     if version is None:
         version = next_version(old.version if old is not None else None)
+    else:
+        check_version(version)
     if old is None:
         return full_document(new, version)
     try:
@@ -59,8 +62,8 @@ def diff(
 
 
 def full_document(state: ConferenceInfo, version: int) -> ConferenceInfo:
-    """`state` as a full document with the given version."""
-    return state.model_copy(update={"version": version, "state": State.FULL})
+    """`state` as a full document with the given version (VersionOverflowError beyond 2^32-1)."""
+    return state.model_copy(update={"version": check_version(version), "state": State.FULL})
 
 
 def _partial(old: ConferenceInfo, new: ConferenceInfo, version: int) -> ConferenceInfo | None:

@@ -3,7 +3,7 @@
 Equal models give equal bytes. `state` is always written on the root, `users`, each `user` and `endpoint`
 and each URI list (Dino ignores a full document unless every user says `state="full"`). Extensions are
 written back where they were, after the schema's own children; foreign attributes get `ns0`, `ns1`, ...
-prefixes declared on their element.
+prefixes declared on their element. A version outside 0..2^32-1 is refused (ValueError), not written.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from gateway.conference_info import (
     Node,
     Uris,
     User,
+    check_version,
 )
 
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -88,7 +89,8 @@ def _leaf(w: Append, name: str, value: str | None) -> None:
 def _conference(w: Append, name: str, doc: ConferenceInfo, xmlns: str) -> None:
     attrs = f'{xmlns} entity="{_attr(doc.entity)}" state="{doc.state}"'
     if doc.version is not None:
-        attrs += f' version="{doc.version}"'
+        # Checked: a model made without validation (model_copy, replace) can hold any int.
+        attrs += f' version="{check_version(doc.version)}"'
     if doc.sid is not None:
         attrs += f' sid="{_attr(doc.sid)}"'
     _open(w, name, doc, attrs)

@@ -18,7 +18,7 @@ from gateway.conference_info import (
     User,
     Users,
 )
-from gateway.diff import diff
+from gateway.diff import diff, full_document
 from gateway.document_parser import parse
 from gateway.document_writer import serialize
 from gateway.errors import VersionOverflowError
@@ -280,3 +280,18 @@ def test_diff_after_the_last_32_bit_version_raises_version_overflow() -> None:
         with pytest.raises(VersionOverflowError, match="4294967295"):
             diff(old, new)
     assert diff(old, partial_change, version=1) is not None  # a new subscription starts again at 1
+
+
+@pytest.mark.parametrize("version", [2**32, -1])
+def test_no_document_is_made_with_a_version_outside_32_bits(version: int) -> None:
+    old = room(2)
+    partial_change = old.model_copy(
+        update={"users": Users(users=[*old.user_map().values(), User(entity="sip:new@example.com")])}
+    )
+    whole_change = old.model_copy(update={"entity": "sip:other@example.com"})
+    error = VersionOverflowError if version > 0 else ValueError
+    with pytest.raises(error, match=f"version {version}"):
+        full_document(old, version)
+    for new in (partial_change, whole_change):
+        with pytest.raises(error, match=f"version {version}"):
+            diff(old, new, version=version)

@@ -17,6 +17,7 @@ from gateway.conference_info import (
     ConferenceInfo,
     EndpointStatus,
     MediaStatus,
+    SidebarsByVal,
     State,
     User,
     Users,
@@ -155,6 +156,22 @@ def test_serialize_refuses_characters_xml_cannot_carry() -> None:
     )
     with pytest.raises(ValueError, match="XML cannot carry"):
         serialize(info)
+
+
+@pytest.mark.parametrize("version", [2**32, 2**64, -1])
+def test_serialize_refuses_a_version_outside_32_bits(version: int) -> None:
+    # Models made without validation (model_copy, the builder's fast path) must not reach the wire invalid.
+    info = ConferenceInfo(entity="sip:conf@example.com", version=1)
+    with pytest.raises(ValueError, match=f"version {version}"):
+        serialize(info.model_copy(update={"version": version}))
+    sidebar = ConferenceInfo(
+        entity="sip:conf@example.com",
+        sidebars_by_val=SidebarsByVal(
+            entries=[info.model_copy(update={"entity": "sip:sb@h", "version": version})]
+        ),
+    )
+    with pytest.raises(ValueError, match=f"version {version}"):
+        serialize(sidebar)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
