@@ -629,18 +629,15 @@ class InviteSession:
             return []  # e.g. a late 2xx after a failure: the user agent ACKs retransmissions
         if code < 200:
             out: list[Output] = []
-            first = not self._provisional
             self._provisional = True
             if response.body:
                 self._early_sdp = _sdp_of(response)
             if self._cancel_pending:
                 self._cancel_pending = False
                 out.append(self._cancel_request())
-            elif first and code > 100 and self.state is CallState.CALLING:
+            elif code > 100 and self.state is CallState.CALLING:
                 self.state = CallState.PROCEEDING
                 out.append(Ringing(self, code))
-            elif self.state is CallState.CALLING and code > 100:
-                self.state = CallState.PROCEEDING
             return out
         if code < 300:
             return self._invite_2xx(invite, response)
