@@ -15,7 +15,7 @@ from sipmessage import URI, Address, Request
 from gateway.conference_info import ConferenceInfo
 from gateway.document_parser import parse
 from sip.driver import Driver, EventHandler
-from sip.notifier import ConferenceNotifier
+from sip.notifier import ConferenceNotifier, NotifierConfig
 from sip.user_agent import UserAgent
 from tests.peers.sipp import run_sipp
 
@@ -87,3 +87,60 @@ async def test_notifier_refusals_reach_sipp(
     result = await asyncio.to_thread(run_sipp, scenario, ua.local_address().port, tmp_path)
     assert result.ok, str(result)
     assert log in result.log
+
+
+DOCUMENT_WITH_BOB = DOCUMENT.replace(
+    b"</users>",
+    b'<user entity="sip:bob@127.0.0.1" state="full"><display-text>Bob</display-text>'
+    b'<endpoint entity="sip:bob@127.0.0.1;grid=4" state="full"><status>connected</status></endpoint></user></users>',
+)
+
+
+async def test_sipp_subscriber_gets_partial_then_full_on_refresh(ua: UserAgent, tmp_path: Path) -> None:
+    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
+    machine = ConferenceNotifier(
+        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time
+    )
+    driver = Driver(ua, machine)
+    ua.handler = EventHandler(notifier=driver)
+    try:
+        sipp = asyncio.create_task(
+            asyncio.to_thread(run_sipp, "conf_sub_partial_uac.xml", ua.local_address().port, tmp_path)
+        )
+        async with asyncio.timeout(15):
+            while not machine.subscriptions() or machine.subscriptions()[0].in_flight is not None:
+                await asyncio.sleep(0.02)  # subscribed, and the NOTIFY with full state answered
+        room.document = parse(DOCUMENT_WITH_BOB)
+        await driver.run(machine.room_changed(room))
+        result = await sipp
+    finally:
+        await driver.close()
+    assert result.ok, str(result)
+    for line in (
+        "NOTIFY v1 full ok",
+        "NOTIFY v2 partial ok",
+        "NOTIFY v3 full after refresh ok",
+        "NOTIFY terminated ok",
+    ):
+        assert line in result.log
+
+
+async def test_sipp_subscription_expires(ua: UserAgent, tmp_path: Path) -> None:
+    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
+    machine = ConferenceNotifier(
+        Rooms(room),
+        contact=ua.contact("udp").uri,
+        clock=asyncio.get_running_loop().time,
+        config=NotifierConfig(min_expires=1),
+    )
+    driver = Driver(ua, machine)
+    ua.handler = EventHandler(notifier=driver)
+    try:
+        result = await asyncio.to_thread(
+            run_sipp, "conf_sub_expire_uac.xml", ua.local_address().port, tmp_path
+        )
+    finally:
+        await driver.close()
+    assert result.ok, str(result)
+    assert "NOTIFY terminated on expiry ok" in result.log
+    assert len(machine) == 0
