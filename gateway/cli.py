@@ -14,12 +14,14 @@ FILE may be `-` for standard input. Documents go to standard output and nothing 
 standard error as log lines. Exit codes: 0 success, 1 invalid input (a document that does not parse or
 validate, an address that cannot be mapped, an unreadable file), 2 wrong usage, 3 a document sequence that
 needs full state (a version gap, or a partial naming an unknown user), 4 no next version (`doc diff` of an OLD
-at version 2^32-1, the last one: a recipient must start again from a full document at version 1).
+at version 2^32-1, the last one: a recipient must start again from a full document at version 1), 141 standard
+output was closed by its reader (`... | head`; as for a process ended by SIGPIPE, and without a message).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,13 +44,15 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_NEEDS_FULL_STATE = 3
 EXIT_VERSION_OVERFLOW = 4
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
 EXIT_CODES = """exit codes:
   0  success
   1  invalid input: a document that does not parse or validate, an address that cannot be mapped,
      a file that cannot be read
   2  wrong usage
   3  a sequence of documents that needs full state (a version gap, a partial naming an unknown user)
-  4  no next version: doc diff of an OLD at version 4294967295 (2^32-1)"""
+  4  no next version: doc diff of an OLD at version 4294967295 (2^32-1)
+  141  standard output was closed by its reader (as with `| head`); nothing more is written"""
 
 log = structlog.get_logger("coin-gateway")
 
@@ -278,8 +282,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is seen here
     except _Failure as failure:
         return failure.code
+    except BrokenPipeError:
+        # The reader went away (`coin-gateway ... | head`): stop quietly. Standard output now points at
+        # /dev/null so that the interpreter's own flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     return code
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -195,3 +196,31 @@ def test_diff_past_the_last_version_is_exit_4_with_a_message(tmp_path: Path, oth
     assert result.stdout == b"" and b"Traceback" not in result.stderr
     [line] = log_lines(result.stderr)
     assert line["level"] == "error" and line["file"] == old and "4294967295" in str(line["error"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("uri", "to-xmpp", "sip:a@x.org"),
+        ("doc", "merge", BASIC, JOIN),
+        ("doc", "translate", BASIC, "--to", "xmpp"),
+    ],
+)
+def test_a_closed_standard_output_ends_quietly_with_exit_141(args: tuple[str, ...]) -> None:
+    # `coin-gateway ... | true`: the reader is gone before anything is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "--log-format", "json", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert b"Traceback" not in result.stderr and b"Exception ignored" not in result.stderr
+    assert b"141" in cli("--help").stdout  # documented
