@@ -273,6 +273,18 @@ def test_malformed_requests_get_400() -> None:
         assert tag_of(response, "To")
 
 
+def test_what_a_dialog_needs_is_checked() -> None:
+    no_from_tag = subscribe()
+    no_from_tag.headers.set("From", "<sip:alice@example.net>")
+    two_contacts = subscribe(contact="<sip:a@198.51.100.7>, <sip:b@198.51.100.8>")
+    bad_route = subscribe(extra="Record-Route: <not a uri>\n")
+    for req in (no_from_tag, two_contacts, bad_route):
+        n = notifier()
+        response = answered(n.subscribe_received(req))
+        assert response.code == 400, req
+        assert len(n) == 0
+
+
 def test_accept_without_conference_info_gets_406() -> None:
     req = subscribe()
     req.headers.set("Accept", "application/pidf+xml")

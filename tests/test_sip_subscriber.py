@@ -214,6 +214,16 @@ def test_2xx_then_notify_gives_the_state(code: int) -> None:
     assert not of(out, StartTimer)  # its expires=600 is what the 2xx said: nothing to re-arm
 
 
+def test_a_2xx_without_a_contact_is_a_failure() -> None:
+    s = subscriber()
+    first = sent(s.start())
+    response = answer(first)
+    response.headers.remove("Contact")
+    out = s.response_received(response)
+    assert one(out, Interrupted).reason.startswith("unusable 2xx")
+    assert s.state is SubscriberState.WAITING
+
+
 def test_a_notify_before_the_2xx_makes_the_dialog() -> None:
     s = subscriber()
     first = sent(s.start())
