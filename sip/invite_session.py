@@ -266,8 +266,12 @@ class InviteSession:
         self._timers: dict[TimerKind, SessionTimer] = {}
         # UAS
         self._invite_in: Request | None = None  # the INVITE (or re-INVITE) we answer
+        self._invite_key: tuple[str, str, str] | None = (
+            None  # the initial INVITE's (Call-ID, From tag, branch)
+        )
         self._pending_offer: SessionDescription | None = None  # an offer we must answer
         self._answer_2xx: Response | None = None  # our 2xx awaiting its ACK
+        self._last_2xx: Response | None = None  # our last 2xx to an INVITE (for its retransmissions)
         self._offer_in_2xx = False  # that 2xx carries our offer: the answer comes in the ACK
         self._retransmit_interval = 0.0
         self._bye_after_ack = False
@@ -496,7 +500,7 @@ class InviteSession:
             self._offer_in_2xx = True
         self._pending_offer = None
         response = self._respond(invite, 200, sdp=sdp, contact=True)
-        self._answer_2xx = response
+        self._answer_2xx = self._last_2xx = response
         self._retransmit_interval = self._timers_cfg.t1
         return [
             SendResponse(response),
@@ -561,6 +565,13 @@ class InviteSession:
             focus, self._reinvite_after_ack = self._reinvite_after_ack, None
             out += self._send_reinvite(focus)
         return out
+
+    def _retransmitted_invite(self, invite: Request) -> list[Output]:
+        """An INVITE we answered 2xx came again (our 2xx was lost; the server transaction ended with it,
+        RFC 3261 section 17.2.1, so the transaction layer could not absorb it): the same 2xx again."""
+        if self._last_2xx is None or self._last_2xx.cseq.sequence != invite.cseq.sequence:
+            return []  # still ringing: the transaction layer answers a retransmission itself
+        return [SendResponse(self._last_2xx)]
 
     def _cancel_received(self, cancel: Request) -> list[Output]:
         ok = SendResponse(self._respond(cancel, 200))
@@ -821,7 +832,9 @@ class InviteSessions:
         self.new_tag = new_tag
         self._sessions: dict[tuple[str, str], InviteSession] = {}  # (Call-ID, our tag)
         self._by_key: dict[str, InviteSession] = {}
-        self._unanswered: dict[tuple[str, str, str], InviteSession] = {}  # (Call-ID, their tag, branch)
+        self._by_invite: dict[
+            tuple[str, str, str], InviteSession
+        ] = {}  # by the initial INVITE (CANCEL, retransmissions)
         self._serials = itertools.count(1)
 
     def __len__(self) -> int:
@@ -838,9 +851,8 @@ class InviteSessions:
     def _forget(self, session: InviteSession) -> None:
         self._sessions.pop((session.call_id, session.local_tag), None)
         self._by_key.pop(session.key, None)
-        for key, value in list(self._unanswered.items()):
-            if value is session:
-                del self._unanswered[key]
+        if session._invite_key is not None:
+            self._by_invite.pop(session._invite_key, None)
 
     def _contact_for(self, request_uri: URI) -> URI:
         base = self.contact
@@ -920,6 +932,9 @@ class InviteSessions:
                 ]
             return session._bye_received(request)
         if method == "INVITE":
+            last = session._last_2xx
+            if last is not None and last.cseq.sequence == request.cseq.sequence:
+                return session._retransmitted_invite(request)
             if session.state not in (CallState.CONFIRMED, CallState.ANSWERED):
                 return [SendResponse(session._respond(request, 491))]
             return session._reinvite_received(request)
@@ -928,24 +943,25 @@ class InviteSessions:
         return [SendResponse(session._respond(request, 501, headers=[("Allow", ALLOW)]))]
 
     def _new_incoming(self, invite: Request) -> list[Output]:
+        branch = invite.via[0].parameters.get("branch") or ""
+        known = self._by_invite.get((invite.call_id, from_tag(invite) or "", branch))
+        if known is not None:
+            return known._retransmitted_invite(invite)
         session = InviteSession(self, Role.UAS, self.negotiator(), local_focus=self.incoming_focus)
         session.call_id = invite.call_id
         session.local_tag = self.new_tag()
         session.local_contact_uri = self._contact_for(invite.uri)
-        branch = invite.via[0].parameters.get("branch") or ""
         self._register(session)
-        self._unanswered[(invite.call_id, from_tag(invite) or "", branch)] = session
+        session._invite_key = (invite.call_id, from_tag(invite) or "", branch)
+        self._by_invite[session._invite_key] = session
         return session._incoming(invite)
 
     def _cancel(self, cancel: Request) -> list[Output]:
         branch = cancel.via[0].parameters.get("branch") or ""
-        session = self._unanswered.get((cancel.call_id, from_tag(cancel) or "", branch))
+        session = self._by_invite.get((cancel.call_id, from_tag(cancel) or "", branch))
         if session is None or session.ended:
             return [SendResponse(create_response(cancel, 481))]
-        out = session._cancel_received(cancel)
-        if session.state is not CallState.INCOMING:
-            self._unanswered = {k: v for k, v in self._unanswered.items() if v is not session}
-        return out
+        return session._cancel_received(cancel)
 
     def response_received(self, response: Response) -> list[Output]:
         """A provisional or final response to a request a session asked to send."""
