@@ -63,7 +63,7 @@ from enum import IntEnum, StrEnum
 from sipmessage import Address, Request, Response
 
 from gateway.conference_info import MIME_TYPE, ConferenceInfo
-from gateway.document_parser import ConferenceInfoParser
+from gateway.document_parser import ConferenceInfoParser, default_parser
 from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError
 from gateway.merge import merge
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
@@ -170,7 +170,7 @@ class ConferenceSubscriber:
         self.contact = contact
         self.clock = clock
         self.config = config or SubscriberConfig()
-        self.parser = parser or ConferenceInfoParser()
+        self.parser = parser or default_parser()  # one event loop: one parser serves every subscriber
         self.new_token = new_token
         self.key = key or str(conference.uri)
         self.state = SubscriberState.IDLE
