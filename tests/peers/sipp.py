@@ -6,6 +6,9 @@ UAS that waits for our request): it returns a `SippProcess` once its UDP port is
 result, `stop()` kills it by PID. Every run has a global `-timeout` (and `-timeout_error`, so a timeout is a
 failure), and the Python side waits with a timeout too: a stuck peer fails a test instead of hanging it.
 
+Everything sipp binds is on 127.0.0.1 and a free port: the SIP socket (`-i`, `-p`), the control socket
+(`-ci`, `-cp`: 0.0.0.0:8888 by default) and the RTP echo sockets (`-mi`, `-mp`).
+
 Exit codes (sipp(1)): 0 every call succeeded, 1 at least one failed, 97 stopped by a command, 99 no call
 processed, 255/254 fatal errors (e.g. a scenario it refuses to load: unused variables are such an error).
 Scenario keywords from the command line: `keys={"etag": "..."}` becomes `-key etag ...`, `[etag]` in XML.
@@ -63,6 +66,9 @@ def _argv(
         argv.append(f"{LOOPBACK}:{remote_port}")
     argv += [
         "-i", LOOPBACK, "-p", str(local_port), "-s", service, "-m", str(calls),
+        # its control socket binds 0.0.0.0:8888 and its RTP echo sockets 6000/6002 unless told otherwise
+        "-ci", LOOPBACK, "-cp", str(free_port(socket.SOCK_DGRAM)), "-mi", LOOPBACK,
+        "-mp", str(free_port(socket.SOCK_DGRAM)),
         "-nostdin", "-timeout", f"{timeout:g}s", "-timeout_error",
         "-trace_msg", "-message_file", str(directory / f"{name}.messages"),
         "-trace_logs", "-log_file", str(directory / f"{name}.logs"),
