@@ -23,7 +23,7 @@ States and transitions:
                   --refresh failed otherwise-->       ACTIVE (retry the refresh after backoff: the
                                                       subscription lives until EXPIRY, s. 4.1.2.2)
                   --EXPIRY, NOTIFY_WAIT-->            as terminated;reason=timeout
-                  --NOTIFY terminated-->              by reason (s. 4.1.3):
+                  --NOTIFY terminated-->              by reason (s. 4.1.3; `AFTER_TERMINATION`):
                       deactivated, timeout, none,
                       or unknown                      SUBSCRIBING at once (after retry-after if given)
                       probation                       WAITING for retry-after (backoff if absent)
@@ -83,7 +83,27 @@ PACKAGE = "conference"
 REFRESH_AT = 0.8  # of the granted interval
 NOTIFY_WAIT = 32.0  # 64*T1 (RFC 6665 s. 4.1.2.4)
 RETRYABLE = frozenset((408, 480, 486, 491, 500, 502, 503, 504))
-_STOPPING_REASONS = frozenset((Reason.REJECTED, Reason.NORESOURCE, Reason.GIVEUP, Reason.INVARIANT))
+
+
+class AfterTermination(StrEnum):
+    """What a terminated subscription leads to (RFC 6665 section 4.1.3)."""
+
+    RESUBSCRIBE = "resubscribe"  # at once, or after retry-after when given
+    WAIT = "wait"  # for retry-after, or back off when there is none
+    STOP = "stop"  # and report Stopped
+
+
+# The reason of a terminated Subscription-State -> what follows. No reason, or one not listed (an extension),
+# is RESUBSCRIBE: RFC 6665 section 4.1.3 lets the subscriber retry at any time.
+AFTER_TERMINATION: dict[str, AfterTermination] = {
+    Reason.DEACTIVATED: AfterTermination.RESUBSCRIBE,
+    Reason.TIMEOUT: AfterTermination.RESUBSCRIBE,
+    Reason.PROBATION: AfterTermination.WAIT,
+    Reason.REJECTED: AfterTermination.STOP,
+    Reason.NORESOURCE: AfterTermination.STOP,
+    Reason.GIVEUP: AfterTermination.STOP,
+    Reason.INVARIANT: AfterTermination.STOP,
+}
 
 
 class SubscriberState(StrEnum):
@@ -500,14 +520,13 @@ class ConferenceSubscriber:
         if self.state is SubscriberState.UNSUBSCRIBING:
             return self._stopped("unsubscribed")
         text = detail or (f"terminated;reason={reason}" if reason else "terminated")
-        if reason in _STOPPING_REASONS:
+        after = AFTER_TERMINATION.get(reason or "", AfterTermination.RESUBSCRIBE)
+        if after is AfterTermination.STOP:
             return self._stopped(reason or text)
         lived = None if self._established_at is None else self.clock() - self._established_at
         if lived is not None and lived >= self.config.backoff_base:
             self.failures = 0  # it had been working
-        if reason == Reason.PROBATION:
-            if retry_after is not None:
-                return self._retry_later(text, at_least=float(retry_after), counted=False)
+        if after is AfterTermination.WAIT and retry_after is None:
             return self._retry_later(text)
         if retry_after is not None:
             return self._retry_later(text, at_least=float(retry_after), counted=False)

@@ -14,10 +14,11 @@ from gateway.conference_info import ConferenceInfo, Endpoint, EndpointStatus, St
 from gateway.document_parser import parse
 from gateway.document_writer import serialize
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
-from sip.event_headers import event_of, expires_of
+from sip.event_headers import Reason, event_of, expires_of
 from sip.in_dialog import Route, respond, tag_of
 from sip.notifier import ConferenceNotifier
 from sip.subscriber import (
+    AFTER_TERMINATION,
     ConferenceSubscriber,
     ConferenceSubscribers,
     Interrupted,
@@ -468,6 +469,10 @@ def test_probation_waits_for_retry_after() -> None:
     assert s.state is SubscriberState.WAITING
     again = sent(s.timer_fired(retry.timer))
     assert again.call_id != first.call_id
+
+
+def test_every_reason_has_a_rule() -> None:
+    assert set(AFTER_TERMINATION) == set(Reason)
 
 
 @pytest.mark.parametrize("reason", ["rejected", "noresource", "giveup", "invariant"])
