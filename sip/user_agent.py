@@ -6,13 +6,19 @@ thin asyncio layer that RFC 6665/3261 state machines drive:
 
     ua = UserAgent([TransportAddress("udp", "127.0.0.1", 5060), TransportAddress("tcp", "127.0.0.1", 5060)])
     await ua.start()
-    response = await ua.send(ua.new_request("SUBSCRIBE", "sip:conf@bridge", from_uri=..., to_uri=...))
+    request = ua.new_request(
+        "SUBSCRIBE", "sip:conf@192.0.2.7", from_uri="<sip:gw@gw.example.org>", to_uri="<sip:conf@192.0.2.7>",
+        headers=[("Event", "conference"), ("Expires", "600")],
+    )
+    response = await ua.send(request, credentials=[Credentials("gw", "secret")])
     dialog = Dialog.from_response(request, response)
-    response = await ua.send_in_dialog(dialog, "SUBSCRIBE", headers=[("Expires", "0")])
+    response = await ua.send_in_dialog(dialog, "SUBSCRIBE", headers=[("Event", "conference"), ("Expires", "0")])
+    await ua.close()
 
 Incoming requests go to `ua.handler.handle_request(incoming)` — or to the handler registered for their
 Call-ID with `route_call_id` (so a subscriber sees the NOTIFY that arrives before its 2xx). The handler
 answers with `await incoming.respond(code, ...)`: any status code, a To-tag always (see `sip.messages`).
+The sans-IO machines (`sip.subscriber`, `sip.notifier`) run on it through `sip.driver`.
 """
 
 from __future__ import annotations
