@@ -401,6 +401,24 @@ def test_a_change_is_sent_as_a_partial_with_the_next_version() -> None:
     assert n.room_changed(room) == []  # nothing new
 
 
+def test_versions_are_counted_per_subscription() -> None:
+    room = SipRoom()
+    room.join("sip:bob@example.com", "Bob")
+    n = notifier(room)
+    _, first_a, response_a = started(n)
+    n.response_received(ok(first_a))
+    refresh = n.subscribe_received(subscribe(600, to_tag=tag_of(response_a, "To"), cseq=2))
+    n.response_received(ok(notify_of(refresh)))  # A holds version 2
+    _, first_b, _ = started(n, subscribe(call_id="c2"))
+    n.response_received(ok(first_b))  # B holds version 1
+    room.join("sip:carol@example.com", "Carol")
+    out = n.room_changed(room)
+    documents = {reparse(o.request).call_id: parse(reparse(o.request).body) for o in of(out, SendRequest)}
+    assert documents["c1@198.51.100.7"].version == 3
+    assert documents["c2"].version == 2
+    assert {d.state for d in documents.values()} == {State.PARTIAL}
+
+
 def test_changes_wait_for_the_outstanding_notify_and_go_as_one() -> None:
     room = SipRoom()
     room.join("sip:bob@example.com", "Bob")
