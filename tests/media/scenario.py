@@ -1,0 +1,159 @@
+"""A relayed call inside the test's network namespace: an aiortc Jingle client <-> the gateway's media
+(JingleLeg, relay, RtpLeg) <-> baresip, with a miniature bridge doing the signalling in between (Jingle
+contents handed over directly, SIP over UDP by tests/media/sip_uac.py). Prints one JSON object.
+
+    unshare -n sh -c 'ip link set lo up && ip addr add 127.0.0.2/8 dev lo && ip route add default dev lo \
+        && exec python -m tests.media.scenario --sip-codec pcmu --seconds 3'
+
+Modes: `tone` (tones both ways, DTMF both ways, local hang-up), `silence` (baresip stops dead: SIGSTOP;
+the call must end by itself on both sides, leaving no socket and no task).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway import sdp
+from media.call import CallEnded, MediaCall
+from media.codecs import OPUS, PCMA, PCMU
+from media.description import jingle_answer, sdp_apply_answer, sdp_offer, sdp_session
+from media.jingle_leg import JingleLeg
+from media.ports import PortRange
+from media.rtp_leg import RtpLeg
+from tests.media.baresip import Baresip
+from tests.media.jingle_client import JingleClient
+from tests.media.sip_uac import SipUac
+from tests.media.tone import spectrum_peak
+
+ADDRESS = "127.0.0.2"
+SIP_CODECS = {"pcmu": PCMU, "pcma": PCMA, "opus": OPUS}
+
+
+def open_sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def analyse(samples: list[int], rate: int) -> dict[str, Any]:
+    if rate == 0 or len(samples) < 8192:
+        return {"samples": len(samples), "rate": rate, "frequency": None}
+    frequency, share, rms = spectrum_peak(samples, rate)
+    return {"samples": len(samples), "rate": rate, "frequency": frequency, "share": share, "rms": rms}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="media-scenario-"))
+    result: dict[str, Any] = {"mode": args.mode, "sip_codec": args.sip_codec, "directory": str(directory)}
+    baseline_sockets = open_sockets()
+    baseline_tasks = set(asyncio.all_tasks())
+    peer = Baresip(
+        directory / "baresip", address=ADDRESS, sip_port=5070, ctrl_port=5090, rtp_ports=(31000, 31010),
+        frequency=880,
+    )  # fmt: skip
+    await peer.start()
+    uac = await SipUac.open(ADDRESS, 5080)
+    client = JingleClient(440, codec="opus")
+    ports = PortRange(ADDRESS, 40000, 40100)
+    ended: list[CallEnded] = []
+    try:
+        # Jingle: the client calls; the gateway answers with a leg of its own.
+        jingle = JingleLeg(ports, controlling=False)
+        offer = await client.offer()
+        accept = await jingle_answer(jingle, offer)
+        await client.accept(accept)
+        # SIP: the gateway calls the peer.
+        sip = RtpLeg(ports)
+        await sip.open()
+        body = sdp.serialize_sdp(sdp_session(sdp_offer(sip, [SIP_CODECS[args.sip_codec]]), ADDRESS))
+        answer = await uac.invite(peer.uri, (ADDRESS, 5070), body)
+        sdp_apply_answer(sip, sdp.parse_sdp(answer))
+        await asyncio.wait_for(jingle.connected.wait(), 10)
+        result["codecs"] = {"jingle": jingle.codec and jingle.codec.name, "sip": sip.codec and sip.codec.name}
+        used_ports = [sip.local_port, jingle._connection.local_candidates[0].port]
+        call = MediaCall(jingle, sip, silence_timeout=args.silence_timeout, on_end=ended.append)
+        call.start()
+        result["transcoding"] = call.relay.transcoding
+        started = time.monotonic()
+        if args.mode == "tone":
+            await asyncio.sleep(args.seconds / 2)
+            await peer.command("sndcode", "5")
+            await client.send_dtmf("7")
+            await asyncio.sleep(0.3)
+            await peer.command("sndcode", "9")
+            await client.send_dtmf("3")
+            await asyncio.sleep(args.seconds / 2)
+            result["bye_status"] = await uac.bye((ADDRESS, 5070))
+            await call.close()
+        else:
+            await asyncio.sleep(1.0)
+            peer.pause()
+            paused = time.monotonic()
+            while not ended and time.monotonic() - paused < args.silence_timeout + 5:
+                await asyncio.sleep(0.05)
+            result["ended_after"] = round(time.monotonic() - paused, 2)
+            await call.wait_closed()
+            peer.resume()  # the bridge tells the SIP side: BYE
+            result["bye_status"] = await uac.bye((ADDRESS, 5070))
+        result["ended"] = [
+            {"leg": e.leg, "reason": e.reason, "jingle": e.jingle_reason, "sip": e.sip_reason} for e in ended
+        ]
+        result["duration"] = round(time.monotonic() - started, 2)
+        result["stats"] = {
+            "jingle_to_sip": vars(call.relay.a_to_b.stats),
+            "sip_to_jingle": vars(call.relay.b_to_a.stats),
+            "jingle": {"received": jingle.packets_received, "sent": jingle.packets_sent},
+            "sip": {"received": sip.packets_received, "sent": sip.packets_sent, "latched": sip.latched},
+        }
+        await asyncio.sleep(0.5)
+        result["client_connection"] = client.pc.connectionState
+        result["peer_call_closed"] = peer.call_closed()
+        result["jingle_received"] = analyse(client.samples, client.rate)
+        samples, rate = peer.recording()
+        result["sip_received"] = analyse(samples, rate)
+        result["dtmf"] = {"at_sip": peer.dtmf_received(), "at_jingle": client.dtmf_received()}
+    finally:
+        await client.close()
+        uac.close()
+        await peer.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+    await asyncio.sleep(0.1)
+    left = [t for t in asyncio.all_tasks() if t not in baseline_tasks and t is not asyncio.current_task()]
+    result["tasks_left"] = [repr(t.get_coro()) for t in left]
+    result["sockets_left"] = open_sockets() - baseline_sockets
+    free = []
+    for port in used_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((ADDRESS, port))
+                free.append(True)
+            except OSError:
+                free.append(False)
+    result["ports_free_again"] = all(free)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=("tone", "silence"), default="tone")
+    parser.add_argument("--sip-codec", choices=tuple(SIP_CODECS), default="pcmu")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--silence-timeout", type=float, default=2.0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

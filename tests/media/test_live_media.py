@@ -1,0 +1,110 @@
+"""Real audio through the gateway's media legs, on loopback inside a network namespace of the test's own:
+an aiortc Jingle client (real ICE + DTLS-SRTP, opus) <-> JingleLeg / relay / RtpLeg <-> baresip (the
+independent SIP peer, PCMU or opus). Each side sends a tone (client 440 Hz, baresip 880 Hz); each
+side's received audio must peak at the other's frequency (FFT). DTMF goes both ways. A peer that stops
+dead ends the call on both sides, leaving no socket and no task.
+
+The scenario (tests/media/scenario.py) runs in a child `unshare -n`: nothing it does can reach beyond
+the namespace's loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip (apt) not installed"),
+    pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) not installed"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE_SETUP = "ip link set lo up && ip addr add 127.0.0.2/8 dev lo && ip route add default dev lo"
+
+
+def scenario(*args: str, timeout: float = 90.0) -> dict[str, Any]:
+    command = f"{NAMESPACE_SETUP} && exec {sys.executable} -m tests.media.scenario {' '.join(args)}"
+    process = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c", command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err.decode(errors="replace")[-4000:]
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    # nothing of the scenario outlives it: no process runs from its directory (baresip's config is there)
+    time.sleep(0.1)
+    pgrep = ["pgrep", "-f", result["directory"]]
+    assert subprocess.run(pgrep, check=False, capture_output=True, text=True).stdout.split() == []
+    return result
+
+
+def assert_tone(received: dict[str, Any], frequency: float) -> None:
+    assert received["frequency"] is not None, received
+    bin_width = received["rate"] / 8192
+    assert abs(received["frequency"] - frequency) <= 1.5 * bin_width, received
+    assert received["share"] > 0.9, received  # a clean tone, not noise that happens to peak there
+    assert received["rms"] > 500, received
+
+
+def assert_clean_end(result: dict[str, Any]) -> None:
+    assert result["tasks_left"] == []
+    assert result["sockets_left"] == 0
+    assert result["ports_free_again"] is True
+
+
+def test_tone_both_ways_pcmu_to_opus_transcoded() -> None:
+    result = scenario("--mode", "tone", "--sip-codec", "pcmu")
+    assert result["codecs"] == {"jingle": "opus", "sip": "pcmu"}
+    assert result["transcoding"] is True
+    assert_tone(result["sip_received"], 440)  # the Jingle client's tone, reaching baresip as PCMU
+    assert_tone(result["jingle_received"], 880)  # baresip's tone, reaching the client as opus
+    assert result["stats"]["sip"]["latched"] is True
+    assert result["bye_status"] == 200
+    assert_clean_end(result)
+
+
+def test_tone_both_ways_opus_forwarded() -> None:
+    result = scenario("--mode", "tone", "--sip-codec", "opus")
+    assert result["codecs"] == {"jingle": "opus", "sip": "opus"}
+    assert result["transcoding"] is False
+    assert result["stats"]["jingle_to_sip"]["forwarded"] > 100
+    assert result["stats"]["sip_to_jingle"]["forwarded"] > 100
+    assert_tone(result["sip_received"], 440)
+    assert_tone(result["jingle_received"], 880)
+    assert_clean_end(result)
+
+
+@pytest.mark.parametrize("sip_codec", ["pcmu", "opus"])
+def test_dtmf_both_ways(sip_codec: str) -> None:
+    result = scenario("--mode", "tone", "--sip-codec", sip_codec, "--seconds", "2")
+    assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}
+    assert_clean_end(result)
+
+
+def test_silent_leg_ends_the_call_on_both_sides() -> None:
+    result = scenario("--mode", "silence", "--sip-codec", "pcmu", "--silence-timeout", "2")
+    assert result["ended"] == [
+        {
+            "leg": "sip",
+            "reason": "silence",
+            "jingle": "media-error",
+            "sip": 'SIP;cause=408;text="RTP timeout"',
+        }
+    ]
+    assert 2.0 <= result["ended_after"] < 3.5
+    assert result["client_connection"] == "closed"  # the Jingle side saw its DTLS session closed
+    assert result["bye_status"] == 200 and result["peer_call_closed"] is True  # the SIP side got a BYE
+    assert_clean_end(result)
