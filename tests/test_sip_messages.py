@@ -3,8 +3,12 @@ bytes that look like a request; sip.transport.StreamFramer; sip.digest against t
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import sipua
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sipmessage import Request
 
 from sip.digest import Credentials, DigestError, digest_response, parse_challenge
@@ -273,3 +277,24 @@ def test_annotate_via_edits_only_the_top_via_text() -> None:
     assert isinstance(same_host, Request)
     annotate_via(same_host, TransportAddress("udp", "127.0.0.1", 5070))
     assert same_host.headers["Via"] == "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc;rport=5070"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(SUBSCRIBE)), st.integers(0, 6), st.binary(max_size=6)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_mangled_messages_parse_or_raise_message_error(edits: list[tuple[int, int, bytes]]) -> None:
+    """Whatever a peer sends, parsing either succeeds or says why (never another exception), and the
+    stream framer either frames or raises FramingError."""
+    data = bytearray(SUBSCRIBE)
+    for position, length, insert in edits:
+        data[position : position + length] = insert
+    with contextlib.suppress(MessageError):
+        parse_message(bytes(data))
+    with contextlib.suppress(FramingError):
+        StreamFramer().feed(bytes(data))
+    raw_bad_request(bytes(data), "reason")
