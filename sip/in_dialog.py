@@ -1,8 +1,9 @@
 """The state of one dialog (RFC 3261 section 12) as the subscription usage needs it, and the messages built
 from it: in-dialog requests and responses to received requests.
 
-sipua sends in-dialog requests to the remote party's address-of-record instead of the remote target, and
-never follows a route set; `DialogRecord.new_request` does it the RFC 3261 section 12.2.1.1 way:
+sipua puts the remote party's To URI in the Request-URI of in-dialog requests instead of the remote target
+(its Contact), and knows no strict routing; `DialogRecord.new_request` does it the RFC 3261 section 12.2.1.1
+way, and `next_hop` says where the request goes first:
 
     route set empty                    Request-URI = remote target; no Route; next hop = remote target
     first route has `lr` (loose)       Request-URI = remote target; Route = the route set in order;
@@ -238,17 +239,6 @@ class DialogRecord:
         routes = record_route_of(request)
         self.route_set, self.remote_tag, self.remote_target, self.remote_cseq = routes, tag, target, cseq
 
-    def is_in_dialog(self, message: Message, *, received: bool) -> bool:
-        """Whether a message belongs to this dialog: Call-ID and both tags (section 12.2)."""
-        ours, theirs = ("To", "From") if received else ("From", "To")
-        try:
-            call_id = message.call_id
-        except KeyError:
-            return False
-        if call_id != self.call_id or tag_of(message, ours) != self.local_tag:
-            return False
-        return self.remote_tag is None or tag_of(message, theirs) == self.remote_tag
-
     def accept_remote_cseq(self, request: Request) -> bool:
         """Section 12.2.2: a request whose CSeq is not above the last one is out of order (answer 500)."""
         sequence = request.cseq.sequence
@@ -271,11 +261,10 @@ class DialogRecord:
             self.route_set[0].uri if self.route_set[0].is_loose() else _strict_request_uri(self.route_set[0])
         )
 
-    def new_request(self, method: str, *, next_cseq: bool = True) -> Request:
+    def new_request(self, method: str) -> Request:
         """An in-dialog request (section 12.2.1.1; the initial request too, before the dialog exists), with
         the next local CSeq. Via is left to the transaction layer."""
-        if next_cseq:
-            self.local_cseq += 1
+        self.local_cseq += 1
         routes: list[str] = [route.text for route in self.route_set]
         if self.route_set and not self.route_set[0].is_loose():
             request_uri = _strict_request_uri(self.route_set[0])
