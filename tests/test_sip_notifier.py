@@ -313,15 +313,17 @@ def test_refresh_gets_full_state_again_with_the_next_version() -> None:
     sub, first, response = started(n)
     n.response_received(ok(first))
     clock.now += 300
+    old_expiry = sub.expiry
     out = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2))
     assert answered(out).code == 200
     assert expires_of(answered(out)) == 600
     notify = notify_of(out)
     assert (parse(notify.body).state, parse(notify.body).version) == (State.FULL, 2)
+    assert subscription_state_of(notify) == SubscriptionState(Substate.ACTIVE, expires=600)
     assert notify.cseq.sequence == first.cseq.sequence + 1
     cancel, start = one(out, CancelTimer), one(out, StartTimer)
-    assert cancel.timer == sub.expiry or cancel.timer.kind is TimerKind.EXPIRY
-    assert start.delay == 600.0
+    assert cancel.timer == old_expiry
+    assert (start.timer, start.delay) == (sub.expiry, 600.0)
 
 
 def test_refresh_may_move_the_remote_target() -> None:
