@@ -403,6 +403,17 @@ def test_a_change_is_sent_as_a_partial_with_the_next_version() -> None:
     assert n.room_changed(room) == []  # nothing new
 
 
+def test_a_notify_says_how_long_the_subscription_has_left() -> None:
+    room, clock = SipRoom(), Clock()
+    n = notifier(room, clock=clock)
+    _, first, _ = started(n)
+    n.response_received(ok(first))
+    clock.now += 100.5
+    room.join("sip:carol@example.com", "Carol")
+    notify = notify_of(n.room_changed(room))
+    assert subscription_state_of(notify) == SubscriptionState(Substate.ACTIVE, expires=500)
+
+
 def test_versions_are_counted_per_subscription() -> None:
     room = SipRoom()
     room.join("sip:bob@example.com", "Bob")
