@@ -188,9 +188,9 @@ class CallFailed:
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    """A call that was up is over: `reason` is bye (the peer hung up), hangup (we did), no-ack (our 2xx
-    was never ACKed), bad-answer (the peer's answer was unacceptable), dialog-gone (481/408 to a
-    re-INVITE), cancelled (answered after our CANCEL)."""
+    """A call that was answered is over: `reason` is bye (the peer hung up), hangup (we did), no-ack (our
+    2xx was never ACKed), bad-answer (the peer's answer was missing or unacceptable: ACKed, then BYE, with
+    no Established before), dialog-gone (481/408 to a re-INVITE), cancelled (answered after our CANCEL)."""
 
     session: InviteSession
     reason: str
@@ -585,7 +585,7 @@ class InviteSession:
         if self._reinvite_out is not None or (self._answer_2xx is not None and self._offer_in_2xx):
             return [SendResponse(self._respond(invite, 491))]
         if self._answer_2xx is not None and self.state is CallState.ANSWERED:
-            retry = ("Retry-After", str(random.randint(0, 10)))
+            retry = ("Retry-After", str(int(self._owner.uniform() * 10)))  # section 14.2: 0-10 s
             return [SendResponse(self._respond(invite, 500, headers=[retry]))]
         if not self.dialog.accept_request(invite):
             return [SendResponse(self._respond(invite, 500, "Server Internal Error (CSeq out of order)"))]
