@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -806,16 +806,18 @@ class InviteSession:
 class InviteSessions:
     """Every INVITE session of one user agent.
 
-    `contact` is our SIP URI (host, port, transport); the Contact of a call we answer is the Request-URI's
-    user at that address (the room's URI, which a focus's Contact names, RFC 4579), of a call we place
-    `contact` itself. `negotiator` makes one `Negotiator` per session. `incoming_focus` is the focus flag
+    `contact` is our SIP URI (host, port, transport), or one per transport (`{"udp": ..., "tcp": ...}`: a
+    call answered takes the one of the transport its INVITE came on, its top Via's; a call placed the one
+    of the transport its next hop names, as `sip.transport.resolve` picks it). The Contact of a call we
+    answer is the Request-URI's user at that address (the room's URI, which a focus's Contact names, RFC
+    4579); of a call we place, the address itself. `negotiator` makes one `Negotiator` per session. `incoming_focus` is the focus flag
     of calls we answer until `accept(focus=...)` says otherwise (the gateway answers for rooms: True).
     """
 
     def __init__(
         self,
         *,
-        contact: URI,
+        contact: URI | Mapping[str, URI],
         negotiator: Callable[[], Negotiator],
         timers: Timers | None = None,
         incoming_focus: bool = True,
@@ -823,7 +825,13 @@ class InviteSessions:
         uniform: Callable[[], float] = random.random,
         new_tag: Callable[[], str] = new_tag,
     ) -> None:
-        self.contact = contact
+        self.contacts: dict[str, URI] = (
+            {_transport_of(contact): contact}
+            if isinstance(contact, URI)
+            else {k.lower(): v for k, v in contact.items()}
+        )
+        if not self.contacts:
+            raise ValueError("no Contact")
         self.negotiator = negotiator
         self.timers = timers or Timers()
         self.incoming_focus = incoming_focus
@@ -854,9 +862,13 @@ class InviteSessions:
         if session._invite_key is not None:
             self._by_invite.pop(session._invite_key, None)
 
-    def _contact_for(self, request_uri: URI) -> URI:
-        base = self.contact
-        return URI(base.scheme, base.host, request_uri.user, None, base.port, base.parameters)
+    def contact(self, protocol: str) -> URI:
+        """Our Contact URI for a transport (the first one given when we have none for it)."""
+        return self.contacts.get(protocol.lower()) or next(iter(self.contacts.values()))
+
+    def _contact_for(self, invite: Request) -> URI:
+        base = self.contact(invite.via[0].transport)
+        return URI(base.scheme, base.host, invite.uri.user, None, base.port, base.parameters)
 
     # -- placing calls --------------------------------------------------------------------------------------
 
@@ -879,7 +891,7 @@ class InviteSessions:
         session.credentials = tuple(credentials)
         session.call_id = new_call_id()
         session.local_tag = self.new_tag()
-        session.local_contact_uri = self.contact
+        session.local_contact_uri = self.contact(_transport_of(_next_hop_of(uri, route)))
         invite = Request("INVITE", uri)
         invite.headers.set("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
         invite.headers.set("Max-Forwards", "70")
@@ -950,7 +962,7 @@ class InviteSessions:
         session = InviteSession(self, Role.UAS, self.negotiator(), local_focus=self.incoming_focus)
         session.call_id = invite.call_id
         session.local_tag = self.new_tag()
-        session.local_contact_uri = self._contact_for(invite.uri)
+        session.local_contact_uri = self._contact_for(invite)
         self._register(session)
         session._invite_key = (invite.call_id, from_tag(invite) or "", branch)
         self._by_invite[session._invite_key] = session
@@ -975,6 +987,22 @@ class InviteSessions:
         if session is None:
             return []
         return session._timer(timer)
+
+
+def _transport_of(uri: URI) -> str:
+    """The transport a request to `uri` goes over (as `sip.transport.resolve` decides it)."""
+    transport = uri.parameters.get("transport")
+    if transport:
+        return transport.lower()
+    return "tls" if uri.scheme == "sips" else "udp"
+
+
+def _next_hop_of(target: URI, route: Sequence[str]) -> URI:
+    if route:
+        first = Address.parse(route[0]).uri
+        if "lr" in first.parameters:
+            return first
+    return target
 
 
 def _next_hop(request: Request) -> URI:

@@ -55,8 +55,8 @@ VIDEO_ONLY = OFFER.replace("m=audio 41000 RTP/AVP 0 8 101", "m=video 41000 RTP/A
 
 def sessions(**kwargs: Any) -> InviteSessions:
     tags = iter(f"gw{n}" for n in range(1, 100))
+    kwargs.setdefault("contact", URI.parse(f"sip:{GW}"))
     return InviteSessions(
-        contact=URI.parse(f"sip:{GW}"),
         negotiator=lambda: AudioNegotiator("127.0.0.1", 42000),
         timers=TIMERS,
         new_tag=lambda: next(tags),
@@ -187,6 +187,19 @@ def test_accept_as_a_plain_participant_has_no_isfocus() -> None:
     session, _ = incoming_call(calls)
     ok = sent_responses(session.accept(focus=False))[0]
     assert ok.headers["Contact"] == f"<sip:room@{GW}>"
+
+
+def test_the_contact_follows_the_transport_of_the_call() -> None:
+    calls = sessions(contact={"udp": URI.parse(f"sip:{GW}"), "tcp": URI.parse(f"sip:{GW};transport=tcp")})
+    tcp_invite = invite()
+    tcp_invite.headers.set("Via", f"SIP/2.0/TCP {PEER};branch=z9hG4bKtcp")
+    session, _ = incoming_call(calls, tcp_invite)
+    ok = sent_responses(session.accept())[0]
+    assert ok.headers["Contact"] == f"<sip:room@{GW};transport=tcp>;isfocus"
+    _, outputs = calls.call(f"sip:conf@{PEER};transport=tcp", local="<sip:gw@127.0.0.1>")
+    assert one(SendRequest, outputs).request.headers["Contact"] == f"<sip:{GW};transport=tcp>"
+    _, outputs = calls.call(f"sip:conf@{PEER}", local="<sip:gw@127.0.0.1>")
+    assert one(SendRequest, outputs).request.headers["Contact"] == f"<sip:{GW}>"
 
 
 def test_the_ack_establishes_the_call_and_stops_the_retransmissions() -> None:

@@ -14,6 +14,7 @@ process with `;isfocus` in its Contact. The steps, each recorded in the result:
                         isfocus to ours; we hang up (BYE from us)
     we_cancel           we call, the peer only rings, we CANCEL
     peer_cancels        the peer calls, we only ring, the peer CANCELs
+    tcp                 the peer calls over TCP (our Contact says so); we hang up
 """
 
 from __future__ import annotations
@@ -136,10 +137,13 @@ def describe(report: Report) -> dict[str, Any]:
 
 async def scenario(log_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    ua = UserAgent([TransportAddress("udp", HOST, US)], timers=Timers(t1=0.1, t2=0.4, t4=0.5, timer_d=1.0))
+    timers = Timers(t1=0.1, t2=0.4, t4=0.5, timer_d=1.0)
+    ua = UserAgent([TransportAddress("udp", HOST, US), TransportAddress("tcp", HOST, US)], timers=timers)
     await ua.start()
     sessions = InviteSessions(
-        contact=ua.contact().uri, negotiator=lambda: AudioNegotiator(HOST, OUR_RTP), incoming_focus=True
+        contact={protocol: ua.contact(protocol).uri for protocol in ("udp", "tcp")},
+        negotiator=lambda: AudioNegotiator(HOST, OUR_RTP),
+        incoming_focus=True,
     )
     agent = InviteAgent(ua, sessions)
     ua.handler = agent
@@ -224,6 +228,24 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "EARLY")
         peer.send(cmd="hangup")
         step["failed"] = describe(await next_report(agent, CallFailed))
+        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
+        step["peer_end_status"] = gone["status"]
+
+        # 5. the peer calls over TCP: our Contact names TCP; we hang up over the peer's connection
+        step = {}
+        result["tcp"] = step
+        peer.step()
+        peer.send(cmd="answer_mode", mode="answer")
+        peer.send(cmd="call", uri=f"{room};transport=tcp")
+        incoming = await next_report(agent, IncomingCall)
+        agent.run(incoming.session.accept())
+        ok = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("SIP/2.0 200"))
+        step["peer_saw_contact"] = ok["contact"]
+        step["established"] = describe(await next_report(agent, Established))
+        await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "CONFIRMED")
+        peer.step()
+        agent.run(incoming.session.hangup())
+        step["ended"] = describe(await next_report(agent, Ended))
         gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
         step["peer_end_status"] = gone["status"]
         step["sessions_left"] = len(sessions)

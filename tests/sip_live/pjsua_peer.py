@@ -6,7 +6,7 @@ Run it inside a network namespace of its own (pjsua2 probes the network at start
 
 (`tests.sip_live.invite_scenario` starts it that way, or as its own child inside the namespace it already
 runs in). One `Endpoint` per process; `threadCnt=0` and `libHandleEvents` polled from this one thread; the
-null sound device; SIP and RTP bound to 127.0.0.1 only.
+null sound device; SIP (UDP and TCP on one port) and RTP bound to 127.0.0.1 only.
 
 Commands on standard input, one JSON object a line:
 
@@ -142,6 +142,7 @@ def main() -> None:
     transport.boundAddress = "127.0.0.1"
     transport.publicAddress = "127.0.0.1"
     endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    endpoint.transportCreate(pj.PJSIP_TRANSPORT_TCP, transport)  # the same port, as SIP expects
     endpoint.libStart()
     endpoint.audDevManager().setNullDev()
 

@@ -118,4 +118,15 @@ def test_the_peer_cancels_before_we_answer(scenario: dict[str, Any]) -> None:
     step = scenario["peer_cancels"]
     assert step["failed"] == {"report": "CallFailed", "code": 487}
     assert step["peer_end_status"] == 487
-    assert step["sessions_left"] == 0
+
+
+def test_a_call_over_tcp_has_a_tcp_contact_and_ends_over_the_peers_connection(
+    scenario: dict[str, Any],
+) -> None:
+    step = scenario["tcp"]
+    assert step["peer_saw_contact"] == "<sip:room@127.0.0.1:5060;transport=tcp>;isfocus"
+    assert step["established"]["remote_focus"] is True
+    assert ";transport=TCP" in step["established"]["remote_contact"]
+    assert step["ended"] == {"report": "Ended", "reason": "hangup"}
+    assert step["peer_end_status"] == 200
+    assert step["sessions_left"] == 0  # every call of the scenario is forgotten
