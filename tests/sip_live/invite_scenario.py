@@ -11,9 +11,10 @@ process with `;isfocus` in its Contact. The steps, each recorded in the result:
     peer_calls_us       the peer calls a room; we ring, then answer as a focus; the peer re-INVITEs; the
                         peer hangs up (BYE from the peer)
     we_call_peer        we call the peer; it answers (its Contact has isfocus); we re-INVITE adding
-                        isfocus to ours; we hang up (BYE from us)
+                        isfocus to ours, then removing it; we hang up (BYE from us)
     we_cancel           we call, the peer only rings, we CANCEL
     peer_cancels        the peer calls, we only ring, the peer CANCELs
+    we_reject           the peer calls, we answer 486
     tcp                 the peer calls over TCP (our Contact says so); we hang up
 """
 
@@ -199,6 +200,13 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_saw_reinvite_contact"] = reinvite["contact"]
         await next_report(agent, MediaUpdated)
         step["local_focus_after_reinvite"] = session.local_focus
+        await asyncio.sleep(0.2)  # the ACK of the re-INVITE
+        peer.step()
+        agent.run(session.reinvite(focus=False))  # a plain call again
+        reinvite = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("INVITE"))
+        step["peer_saw_second_reinvite_contact"] = reinvite["contact"]
+        await next_report(agent, MediaUpdated)
+        await asyncio.sleep(0.2)
         peer.step()
         agent.run(session.hangup())
         step["ended"] = describe(await next_report(agent, Ended))
@@ -231,7 +239,18 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
         step["peer_end_status"] = gone["status"]
 
-        # 5. the peer calls over TCP: our Contact names TCP; we hang up over the peer's connection
+        # 5. the peer calls, we refuse (486)
+        step = {}
+        result["we_reject"] = step
+        peer.step()
+        peer.send(cmd="call", uri=room)
+        incoming = await next_report(agent, IncomingCall)
+        agent.run(incoming.session.reject(486))
+        step["failed"] = describe(await next_report(agent, CallFailed))
+        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
+        step["peer_end_status"] = gone["status"]
+
+        # 6. the peer calls over TCP: our Contact names TCP; we hang up over the peer's connection
         step = {}
         result["tcp"] = step
         peer.step()

@@ -101,6 +101,10 @@ def test_our_reinvite_adds_isfocus_and_the_peer_sees_it(scenario: dict[str, Any]
     assert step["local_focus_after_reinvite"] is True
 
 
+def test_our_second_reinvite_removes_isfocus(scenario: dict[str, Any]) -> None:
+    assert scenario["we_call_peer"]["peer_saw_second_reinvite_contact"] == "<sip:127.0.0.1:5060>"
+
+
 def test_we_hang_up_with_bye(scenario: dict[str, Any]) -> None:
     step = scenario["we_call_peer"]
     assert step["ended"] == {"report": "Ended", "reason": "hangup"}
@@ -118,6 +122,12 @@ def test_the_peer_cancels_before_we_answer(scenario: dict[str, Any]) -> None:
     step = scenario["peer_cancels"]
     assert step["failed"] == {"report": "CallFailed", "code": 487}
     assert step["peer_end_status"] == 487
+
+
+def test_we_refuse_a_call(scenario: dict[str, Any]) -> None:
+    step = scenario["we_reject"]
+    assert step["failed"] == {"report": "CallFailed", "code": 486}
+    assert step["peer_end_status"] == 486
 
 
 def test_a_call_over_tcp_has_a_tcp_contact_and_ends_over_the_peers_connection(
