@@ -12,7 +12,8 @@ and reports for the owner (`IncomingCall`, `Ringing`, `Established`, `CallFailed
 States of a session and what moves them:
 
     UAS
-      (INVITE, no To-tag)   offer unparsable / nothing acceptable   -> 488 (Warning says why)     ENDED
+      (INVITE, no To-tag)   Require names an extension we lack      -> 420, Unsupported           ENDED
+                            offer unparsable / nothing acceptable   -> 488 (Warning says why)     ENDED
                             body not application/sdp                 -> 415, Accept: application/sdp ENDED
                             otherwise                                -> IncomingCall            INCOMING
                             (the transaction layer has sent 100 Trying)
@@ -85,6 +86,7 @@ from sip.offer_answer import SDP_TYPE, Negotiator
 from sip.transactions import Timers
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+SUPPORTED: frozenset[str] = frozenset()  # no SIP extension (100rel, timer, ...) is implemented
 NO_ANSWER_TIMEOUT = 180.0  # seconds an incoming call may ring before 480
 
 
@@ -509,7 +511,18 @@ class InviteSession:
         ]
 
     def _check_offer(self, request: Request) -> tuple[SessionDescription | None, Response | None]:
-        """The offer of an INVITE (None when it has none), or the error response refusing it."""
+        """The offer of an INVITE (None when it has none), or the error response refusing it: 420 for an
+        extension it requires that we lack (RFC 3261 section 8.2.2.3), 415 for a body that is not SDP,
+        488 for SDP we cannot answer."""
+        required = {
+            option.strip().lower()
+            for value in request.headers.getlist("Require")
+            for option in value.split(",")
+            if option.strip()
+        }
+        if required - SUPPORTED:
+            unsupported = ", ".join(sorted(required - SUPPORTED))
+            return None, self._respond(request, 420, headers=[("Unsupported", unsupported)])
         if not request.body:
             return None, None
         content_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()

@@ -319,6 +319,15 @@ def test_malformed_sdp_gets_488_and_a_body_of_another_type_415() -> None:
     assert other.code == 415 and other.headers["Accept"] == "application/sdp"
 
 
+def test_a_required_extension_we_lack_gets_420() -> None:
+    calls = sessions()
+    message = invite()
+    message.headers.set("Require", "100rel, timer")
+    refused = sent_responses(calls.request_received(message))[0]
+    assert refused.code == 420 and refused.headers["Unsupported"] == "100rel, timer"
+    assert len(calls) == 0
+
+
 def test_an_invite_without_offer_gets_our_offer_and_the_ack_brings_the_answer() -> None:
     calls = sessions()
     session, outputs = incoming_call(calls, invite(body=""))
