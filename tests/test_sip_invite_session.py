@@ -611,3 +611,78 @@ def test_hangup_sends_bye_and_its_answer_ends_the_call() -> None:
     assert bye.method == "BYE" and bye.cseq.sequence == 2 and session.state is CallState.ENDING
     assert one(Ended, calls.response_received(create_response(bye, 200))).reason == "hangup"
     assert len(calls) == 0
+
+
+def test_hangup_before_the_ack_waits_for_it_then_sends_bye() -> None:
+    calls = sessions()
+    session, _ = incoming_call(calls)
+    session.accept()
+    assert session.hangup() == []  # RFC 3261 section 15: not before the ACK of our 2xx
+    outputs = calls.request_received(in_dialog("ACK", 1))
+    assert of(Established, outputs) and one(SendRequest, outputs).request.method == "BYE"
+
+
+def test_bye_in_the_early_dialog_ends_the_invite_with_487() -> None:
+    calls = sessions()
+    session, _ = incoming_call(calls)
+    session.ring()
+    outputs = calls.request_received(in_dialog("BYE", 2))
+    assert [(r.code, r.cseq.method) for r in sent_responses(outputs)] == [(200, "BYE"), (487, "INVITE")]
+    assert one(CallFailed, outputs).code == 487
+
+
+def test_a_reinvite_without_offer_gets_our_offer_and_its_ack_the_answer() -> None:
+    calls = sessions()
+    session, _ = answered_call(calls)
+    ok = sent_responses(calls.request_received(in_dialog("INVITE", 2, branch="z9hG4bKno")))[0]
+    assert ok.code == 200 and parse_sdp(ok.body.decode()).media[0].port == 42000
+    # a second re-INVITE before the ACK brings the answer: glare on the offer/answer exchange
+    assert (
+        sent_responses(calls.request_received(in_dialog("INVITE", 3, branch="z9hG4bKno2", body=OFFER)))[
+            0
+        ].code
+        == 491
+    )
+    answer = OFFER.replace("m=audio 41000 RTP/AVP 0 8 101", "m=audio 41000 RTP/AVP 8")
+    updated = one(MediaUpdated, calls.request_received(in_dialog("ACK", 2, body=answer)))
+    assert updated.remote_sdp.media[0].formats == ("8",)
+    assert session.state is CallState.CONFIRMED
+
+
+def test_options_in_a_dialog_is_answered_and_other_methods_are_501() -> None:
+    calls = sessions()
+    answered_call(calls)
+    ok = sent_responses(calls.request_received(in_dialog("OPTIONS", 2)))[0]
+    assert ok.code == 200 and ok.headers["Allow"] == "INVITE, ACK, CANCEL, BYE, OPTIONS"
+    assert sent_responses(calls.request_received(in_dialog("INFO", 3)))[0].code == 501
+
+
+def test_a_challenged_bye_is_sent_again_with_credentials() -> None:
+    calls = sessions()
+    session, _ = place(calls, credentials=[Credentials("gw", "secret")])
+    # the call is up (no challenge on the INVITE), then the BYE is challenged
+    sent = session._invite_out
+    assert sent is not None
+    calls.response_received(peer_answer(sent, 200, body=answer_to(sent)))
+    bye = one(SendRequest, session.hangup()).request
+    challenge = ("Proxy-Authenticate", 'Digest realm="proxy", nonce="n1"')
+    retry = one(SendRequest, calls.response_received(create_response(bye, 407, headers=[challenge]))).request
+    assert retry.method == "BYE" and retry.cseq.sequence == bye.cseq.sequence + 1
+    assert retry.headers["Proxy-Authorization"].startswith('Digest username="gw", realm="proxy"')
+    assert one(Ended, calls.response_received(create_response(retry, 200))).reason == "hangup"
+
+
+def test_a_reinvite_asked_during_glare_waits_for_the_retry() -> None:
+    calls = sessions(uniform=lambda: 0.0)
+    session, _ = up(calls)
+    reinvite = one(SendRequest, session.reinvite(focus=True)).request
+    reinvite.headers.set("Via", f"SIP/2.0/UDP {GW};branch=z9hG4bKre")
+    glare = one(ArmTimer, calls.response_received(peer_answer(reinvite, 491)))
+    assert glare.delay == pytest.approx(2.1)
+    assert session.reinvite(focus=False) == []  # waits: one re-INVITE at a time
+    retried = one(SendRequest, calls.timer_fired(glare.timer)).request
+    assert retried.headers["Contact"] == f"<sip:{GW}>;isfocus"
+    retried.headers.set("Via", f"SIP/2.0/UDP {GW};branch=z9hG4bKre2")
+    outputs = calls.response_received(peer_answer(retried, 200, body=answer_to(retried)))
+    follow_up = one(SendRequest, outputs).request  # the one asked during the glare
+    assert follow_up.method == "INVITE" and follow_up.headers["Contact"] == f"<sip:{GW}>"
