@@ -10,7 +10,8 @@ XEP-0298's example write bare JIDs. Every URI in the result has a scheme.
 Nothing is lost on the way back:
 - a user's original address is kept as an entry of its `associated-aors`, marked with the attribute
   `{urn:xmpp:coin-gateway:0}original="true"` (schema-valid: uri-type admits foreign attributes); translating
-  back restores that exact address as the user's entity and removes the entry;
+  back restores that exact address as the user's entity and removes the entry (an entry that was already
+  one of the user's associated-aors is marked `original="aor"` instead, and kept on the way back);
 - an endpoint's or conference's entity whose mapping loses something (a GRUU `grid` parameter, a port, the
   case of a SIP user part) is kept in the foreign attribute `{urn:xmpp:coin-gateway:0}original`, and
   restored from it.
@@ -42,6 +43,8 @@ from gateway.conference_info import (
 
 GATEWAY_NAMESPACE = "urn:xmpp:coin-gateway:0"
 ORIGINAL = "{" + GATEWAY_NAMESPACE + "}original"
+_OWN_AOR = "aor"  # ORIGINAL's value on an associated-aors entry that is also the user's own address
+_KEPT = frozenset(("true", _OWN_AOR))
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _SIP_SCHEMES = frozenset(("sip", "sips", "tel"))
@@ -190,43 +193,56 @@ class _Translator:
         if doc.users is not None:
             users: dict[str, User] = {}
             for user in doc.users.users.values():
-                self._put(users, self.user(user), user, "user")
+                translated = self.user(user)
+                self._put(
+                    users, translated.entity or "", translated, user.entity or "", original=user, what="users"
+                )
             values["users"] = replace(doc.users, {"users": users})
         if doc.sidebars_by_ref is not None:
-            values["sidebars_by_ref"] = self.uris(doc.sidebars_by_ref)
+            values["sidebars_by_ref"] = self.uris(doc.sidebars_by_ref, "sidebars-by-ref")
         if doc.sidebars_by_val is not None:
             values["sidebars_by_val"] = self.sidebars(doc.sidebars_by_val)
         return replace(doc, values)
 
     def _put(
-        self, target: dict[str, Any], translated: User | Endpoint, original: User | Endpoint, what: str
+        self,
+        target: dict[str, Any],
+        key: str,
+        translated: Any,
+        original_key: str,
+        *,
+        original: Any,
+        what: str,
     ) -> None:
-        """File a translated user or endpoint under its new entity. Two that map to one address (say
-        `sip:Bob@h` and `sip:bob@h`, as JID localparts ignore case) are an error; with `on_error` the
-        second keeps its original entity."""
-        key = translated.entity or ""
+        """File a translated keyed child (user, endpoint, URI entry, sidebar) under its new key. Two that map
+        to one address (say `sip:Bob@h` and `sip:bob@h`, as JID localparts ignore case, or `sips:a@h` and
+        `sip:a@h`) are an error, never a silent overwrite; with `on_error` the second is reported and keeps
+        its original key."""
         if key not in target:
             target[key] = translated
             return
-        error = AddressError(f"two {what}s map to {key!r}")
+        error = AddressError(f"two {what} map to {key!r}")
         if self.on_error is None:
             raise error
-        self.on_error(original.entity or "", error)
-        target[original.entity or ""] = original
+        self.on_error(original_key, error)
+        target.setdefault(original_key, original)
 
     def description(self, d: ConferenceDescription) -> ConferenceDescription:
-        return replace(d, {"conf_uris": self.uris(d.conf_uris), "service_uris": self.uris(d.service_uris)})
+        conf, service = self.uris(d.conf_uris, "conf-uris"), self.uris(d.service_uris, "service-uris")
+        return replace(d, {"conf_uris": conf, "service_uris": service})
 
     def host_info(self, h: HostInfo) -> HostInfo:
-        return replace(h, {"uris": self.uris(h.uris)})
+        return replace(h, {"uris": self.uris(h.uris, "host-info uris")})
 
-    def uris(self, uris: Uris | None) -> Uris | None:
+    def uris(self, uris: Uris | None, name: str) -> Uris | None:
         if uris is None:
             return None
-        entries = {}
+        entries: dict[str, UriEntry] = {}
         for entry in uris.entries.values():
             translated = self.uri_entry(entry)
-            entries[translated.uri] = translated
+            self._put(
+                entries, translated.uri, translated, entry.uri, original=entry, what=f"entries of {name}"
+            )
         return replace(uris, {"entries": entries})
 
     def uri_entry(self, entry: UriEntry) -> UriEntry:
@@ -243,25 +259,44 @@ class _Translator:
     def user(self, user: User) -> User:
         values: dict[str, Any] = {}
         aors = dict(user.associated_aors.entries) if user.associated_aors is not None else {}
-        kept = [entry for entry in aors.values() if entry.other_attributes.get(ORIGINAL) == "true"]
+        kept = {k: e for k, e in aors.items() if e.other_attributes.get(ORIGINAL) in _KEPT}
+        exact: set[str] = set()  # keys of entries restored exactly (not to be mapped again)
         if user.entity:
-            restored = next((e.uri for e in kept if self._same(e.uri, user.entity)), None)
+            restored = next((k for k, e in kept.items() if self._same(e.uri, user.entity)), None)
             if restored is not None:
-                values["entity"] = restored
-                aors = {k: e for k, e in aors.items() if e.uri != restored}
+                entry = kept[restored]
+                values["entity"] = entry.uri
+                if entry.other_attributes[ORIGINAL] == _OWN_AOR:  # it was one of the user's aors too: keep it
+                    attributes = {k: v for k, v in entry.other_attributes.items() if k != ORIGINAL}
+                    aors[restored] = replace(entry, {"other_attributes": attributes})
+                    exact.add(restored)
+                else:
+                    del aors[restored]
             else:
                 values["entity"] = self.uri(user.entity)
-                if values["entity"] != user.entity and not any(e.uri == user.entity for e in kept):
-                    aors[user.entity] = build_trusted(
-                        UriEntry, {"uri": user.entity, "other_attributes": {ORIGINAL: "true"}}
-                    )
+                if values["entity"] != user.entity and not any(e.uri == user.entity for e in kept.values()):
+                    own = aors.get(user.entity)
+                    if own is None:
+                        aors[user.entity] = build_trusted(
+                            UriEntry, {"uri": user.entity, "other_attributes": {ORIGINAL: "true"}}
+                        )
+                    else:  # the user's address is also one of its aors: mark that entry, keep what it holds
+                        marked = {**own.other_attributes, ORIGINAL: _OWN_AOR}
+                        aors[user.entity] = replace(own, {"other_attributes": marked})
         translated_aors: dict[str, UriEntry] = {}
         for key, entry in aors.items():
-            if entry.other_attributes.get(ORIGINAL) == "true":
+            if key in exact or entry.other_attributes.get(ORIGINAL) in _KEPT:
                 translated_aors[key] = entry  # an address in the other protocol, kept as it is
             else:
                 mapped = self.uri_entry(entry)
-                translated_aors[mapped.uri] = mapped
+                self._put(
+                    translated_aors,
+                    mapped.uri,
+                    mapped,
+                    key,
+                    original=entry,
+                    what="entries of associated-aors",
+                )
         if translated_aors:
             if user.associated_aors is None:
                 values["associated_aors"] = build_trusted(Uris, {"entries": translated_aors})
@@ -274,7 +309,9 @@ class _Translator:
         if user.endpoints:
             endpoints: dict[str, Endpoint] = {}
             for endpoint in user.endpoints.values():
-                self._put(endpoints, self.endpoint(endpoint), endpoint, "endpoint")
+                translated = self.endpoint(endpoint)
+                key, original = translated.entity or "", endpoint.entity or ""
+                self._put(endpoints, key, translated, original, original=endpoint, what="endpoints")
             values["endpoints"] = endpoints
         return replace(user, values)
 
@@ -289,8 +326,8 @@ class _Translator:
         return replace(endpoint, values)
 
     def sidebars(self, sidebars: SidebarsByVal) -> SidebarsByVal:
-        entries = {}
+        entries: dict[str, ConferenceInfo] = {}
         for entry in sidebars.entries.values():
             translated = self.conference(entry)
-            entries[translated.entity] = translated
+            self._put(entries, translated.entity, translated, entry.entity, original=entry, what="sidebars")
         return replace(sidebars, {"entries": entries})
