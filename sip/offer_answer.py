@@ -99,10 +99,10 @@ class AudioNegotiator:
     codecs: tuple[Codec, ...] = DEFAULT_CODECS
     proto: str = "RTP/AVP"
     ptime: str | None = "20"
-    origin: OriginStamp = field(default_factory=lambda: OriginStamp(address="127.0.0.1"))
+    origin: OriginStamp = field(init=False)  # the o= line of this session's descriptions
 
     def __post_init__(self) -> None:
-        self.origin = OriginStamp(address=self.address, username=self.origin.username)
+        self.origin = OriginStamp(address=self.address)
 
     def _addrtype(self) -> str:
         return "IP6" if ":" in self.address else "IP4"
