@@ -162,9 +162,8 @@ class AudioNegotiator:
             codec = next((c for c in self.codecs if c.matches(rtpmap, int(fmt))), None)
             if codec is not None:
                 shared.append((fmt, rtpmap, codec))
-        if not any(codec is not TELEPHONE_EVENT and codec.encoding != "telephone-event"
-                   for _, _, codec in shared):  # fmt: skip
-            return None  # DTMF alone is no audio
+        if all(codec.encoding.lower() == "telephone-event" for _, _, codec in shared):
+            return None  # nothing shared, or DTMF alone, which is no audio
         direction = offered.direction or offer.direction or Direction.SENDRECV
         return MediaDescription(
             media="audio",
