@@ -224,3 +224,83 @@ def test_a_closed_standard_output_ends_quietly_with_exit_141(args: tuple[str, ..
     assert result.returncode == 141, result.stderr
     assert b"Traceback" not in result.stderr and b"Exception ignored" not in result.stderr
     assert b"141" in cli("--help").stdout  # documented
+
+
+def test_merge_of_a_partial_naming_an_unknown_user_is_exit_3_naming_both_versions(tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown.xml"
+    unknown.write_text(
+        '<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sips:conf233@example.com"'
+        ' state="partial" version="2"><users state="partial">'
+        '<user entity="sip:nobody@example.com" state="partial"><display-text>?</display-text></user>'
+        "</users></conference-info>"
+    )
+    result = cli("doc", "merge", BASIC, str(unknown))
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == b""
+    [line] = log_lines(result.stderr)
+    error = str(line["error"])
+    assert "sip:nobody@example.com" in error
+    assert "local version 1" in error and "incoming version 2" in error
+
+
+CONFIG = """
+[xmpp]
+component = "conf.example.org"
+secret = "s"
+[sip]
+domain = "sip.example.com"
+[addresses]
+shared_domains = ["example.com"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("uri", "to-xmpp", "sip:alice@example.net"), "xmpp:alice\\40example.net@conf.example.org"),
+        (("uri", "to-sip", "xmpp:romeo@montague.lit"), "sip:romeo%40montague.lit@sip.example.com"),
+        (("uri", "to-sip", "xmpp:juliet@example.com/balcony"), "sip:juliet@example.com;gr=balcony"),
+    ],
+)
+def test_uri_takes_its_address_settings_from_config(
+    tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(CONFIG)
+    result = cli(*args, "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == expected + "\n"
+
+
+def test_translate_takes_its_address_settings_from_config(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(CONFIG)
+    result = cli("doc", "translate", BASIC, "--to", "xmpp", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    doc = parse(result.stdout)
+    assert doc.entity == "xmpp:conf233@example.com"  # sips: on a shared domain
+    (tmp_path / "x.xml").write_bytes(result.stdout)
+    back = cli("doc", "translate", str(tmp_path / "x.xml"), "--to", "sip", "--config", str(config))
+    assert back.returncode == 0, back.stderr
+    assert parse(back.stdout) == parse(Path(BASIC).read_bytes())
+
+
+def test_an_invalid_config_is_exit_1_listing_the_problems(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[xmpp]\n")
+    result = cli("uri", "to-xmpp", "sip:alice@example.net", "--config", str(config))
+    assert result.returncode == 1 and result.stdout == b""
+    assert all(line["event"] == "invalid configuration" for line in log_lines(result.stderr))
+
+
+def test_translate_of_an_unmappable_address_is_exit_1_with_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(
+        '<conference-info xmlns="urn:ietf:params:xml:ns:conference-info" entity="sip:conf@h.example">'
+        '<users><user entity="sip:a:pw@h.example"/></users></conference-info>'
+    )
+    result = cli("doc", "translate", str(bad), "--to", "xmpp")
+    assert result.returncode == 1 and result.stdout == b""
+    [line] = log_lines(result.stderr)
+    assert line["event"] == "cannot translate document" and line["file"] == str(bad)
+    assert "sip:a:pw@h.example" in str(line["error"])
