@@ -12,17 +12,16 @@ peer's own message log must show it.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.peers.process import PeerProcess
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,23 +43,18 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.skip("cannot make a network namespace here (unshare -n needs root or user namespaces)")
     log_dir = tmp_path_factory.mktemp("invite_peer")
     command = f"ip link set lo up && exec {sys.executable} -m tests.sip_live.invite_scenario {log_dir}"
-    process = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", command],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=(log_dir / "scenario.stderr").open("wb"),
-        start_new_session=True,
+    scenario_process = PeerProcess(
+        "scenario", ["unshare", "-n", "sh", "-c", command], cwd=log_dir, env={"PYTHONPATH": str(ROOT)}
     )
     try:
-        stdout, _ = process.communicate(timeout=90)
+        scenario_process.process.wait(timeout=90)
     finally:
-        with contextlib.suppress(ProcessLookupError):  # whatever is left of its group
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    lines = [line for line in stdout.decode().splitlines() if line.startswith("RESULT ")]
-    assert lines, f"no result; stderr:\n{(log_dir / 'scenario.stderr').read_text()[-4000:]}"
+        scenario_process.stop()  # its whole process group, by PID
+    output = scenario_process.log_path.read_text(errors="replace")
+    lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+    assert lines, f"no result:\n{output[-4000:]}"
     result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-    assert "error" not in result, (result, (log_dir / "scenario.stderr").read_text()[-4000:])
+    assert "error" not in result, (result, output[-4000:])
     return result
 
 
