@@ -28,6 +28,8 @@ States of a session and what moves them:
       ANSWERED   ACK                    -> Established (remote focus, conference URI)             CONFIRMED
                  ACK_WAIT (64*T1)       -> BYE (section 13.3.1.4)                                  ENDING
                  CANCEL                 -> 200 to the CANCEL only (too late)                      ANSWERED
+                 the INVITE again       -> the same 2xx (it was lost; the server transaction ended
+                                           with it, so the transaction layer cannot absorb it)    ANSWERED
     UAC
       call()                            -> INVITE with our offer and Contact                        CALLING
       CALLING    1xx                    -> Ringing (180/183 once)                                  PROCEEDING
