@@ -37,9 +37,9 @@ MAX_MESSAGE_BYTES = 65_535  # default limit on one message, any transport
 MAX_HEADER_BYTES = 16_384  # on streams: the header block must end within this many bytes
 MAX_CONNECTIONS = 4_096  # TCP/TLS connections, accepted and opened; more are refused (closed at once)
 UDP_MAX_PAYLOAD = 65_507
-UDP_COMFORTABLE = (
-    1_300  # RFC 3261 §18.1.1: larger requests "should" go over a congestion-controlled transport
-)
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+# RFC 3261 §18.1.1: a request over 1300 bytes (path MTU unknown) goes over a congestion-controlled transport
+UDP_COMFORTABLE = 1_300
 
 
 class TransportError(ConnectionError):
@@ -218,8 +218,10 @@ class Transport:
         max_connections: int = MAX_CONNECTIONS,
         tls_client_context: ssl.SSLContext | None = None,
         connect_timeout: float = 5.0,
+        trace: bool = False,
     ) -> None:
         self.on_message = on_message
+        self.trace = trace  # log the first line of every message sent and received (costly under load)
         self.max_message_bytes = max_message_bytes
         self.max_connections = max_connections
         self.tls_client_context = tls_client_context
@@ -244,6 +246,9 @@ class Transport:
             )
             self._udp = endpoint
             port = transport.get_extra_info("sockname")[1]
+            sock = transport.get_extra_info("socket")
+            with contextlib.suppress(OSError):  # absorb bursts (capped by net.core.rmem_max)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
         else:
             if address.protocol == "tls" and ssl_context is None:
                 raise ValueError("a TLS listener needs an ssl context (certificate and key)")
@@ -300,7 +305,8 @@ class Transport:
             if answer is not None:
                 self._send_raw_back(answer, source)
             return
-        log.debug("sip.received", peer=str(source.address), first_line=_first_line(data), size=len(data))
+        if self.trace:
+            log.info("sip.received", peer=str(source.address), first_line=_first_line(data), size=len(data))
         if isinstance(message, Request):
             annotate_via(message, source.address)
         elif len(message.via) != 1:
@@ -335,14 +341,13 @@ class Transport:
         data = bytes(message)
         if len(data) > self.max_message_bytes:
             raise TransportError(f"message of {len(data)} bytes exceeds {self.max_message_bytes}")
-        log.debug("sip.sent", peer=str(destination), first_line=_first_line(data), size=len(data))
+        if self.trace:
+            log.info("sip.sent", peer=str(destination), first_line=_first_line(data), size=len(data))
         if destination.protocol == "udp":
             if self._udp is None or self._udp.transport is None:
                 raise TransportError("no udp listener")
             if len(data) > UDP_MAX_PAYLOAD:
                 raise TransportError(f"{len(data)} bytes do not fit in a datagram")
-            if len(data) > UDP_COMFORTABLE:
-                log.debug("sip.udp.large", size=len(data), destination=str(destination))
             self._udp.transport.sendto(data, (destination.host, destination.port))
             return
         connection = await self._connection_to(destination)
@@ -353,7 +358,8 @@ class Transport:
         if source.connection is not None and source.connection.is_open:
             response.content_length = len(response.body)
             data = bytes(response)
-            log.debug("sip.sent", peer=str(source.address), first_line=_first_line(data), size=len(data))
+            if self.trace:
+                log.info("sip.sent", peer=str(source.address), first_line=_first_line(data), size=len(data))
             source.connection.write(data)
             return
         await self.send(response, response_destination(response.via[0], source))

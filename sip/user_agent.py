@@ -178,6 +178,7 @@ class UserAgent:
         max_connections: int = MAX_CONNECTIONS,
         user_agent: str = USER_AGENT,
         contact_user: str | None = None,
+        trace: bool = False,
     ) -> None:
         protocols = [address.protocol for address in listen]
         if len(set(protocols)) != len(protocols):
@@ -192,6 +193,7 @@ class UserAgent:
             max_message_bytes=max_message_bytes,
             max_connections=max_connections,
             tls_client_context=tls_client_context,
+            trace=trace,
         )
         self.transactions = TransactionLayer(
             self.transport, self._on_request, on_stray=self._on_stray, timers=timers
