@@ -52,7 +52,7 @@ class MediaCall:
         *,
         silence_timeout: float = 30.0,
         on_end: EndHandler | None = None,
-        opus_complexity: int = 3,
+        opus_complexity: int = 1,
     ) -> None:
         self.a, self.b = a, b
         self.silence_timeout = silence_timeout

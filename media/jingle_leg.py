@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import pylibsrtp
 from aioice import Candidate as AioiceCandidate
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import Connection, StunProtocol
@@ -36,12 +37,28 @@ from xmpp.jingle_content import CandidateType, DtlsSetup, Fingerprint, IceCandid
 CandidateHandler = Callable[[IceCandidate], None]
 
 
+class _Protocol(StunProtocol):
+    """aioice's socket protocol with a fast path: once DTLS is up, SRTP/SRTCP datagrams are unprotected and
+    handed to the leg right here, not queued for aiortc's DTLS task (a task switch per packet). STUN
+    (consent freshness) and DTLS records (close_notify) still take aioice's and aiortc's paths."""
+
+    receiver: _RangeConnection
+
+    def datagram_received(self, data: bytes | str, addr: tuple[Any, ...]) -> None:
+        leg = self.receiver.fast_leg
+        if leg is not None and isinstance(data, bytes) and data and 127 < data[0] < 192:
+            leg._srtp_received(data)
+        else:
+            super().datagram_received(data, addr)
+
+
 class _RangeConnection(Connection):
     """An aioice connection whose only host candidate is a socket from our port range."""
 
     def __init__(self, ports: PortRange, *, ice_controlling: bool) -> None:
         super().__init__(ice_controlling=ice_controlling, components=1, use_ipv6=":" in ports.address)
         self._ports = ports
+        self.fast_leg: JingleLeg | None = None
 
     async def gather_candidates(self) -> None:
         if self._local_candidates_start:
@@ -50,7 +67,7 @@ class _RangeConnection(Connection):
         sock = self._ports.bind()
         loop = asyncio.get_running_loop()
         try:
-            _, protocol = await loop.create_datagram_endpoint(lambda: StunProtocol(self), sock=sock)
+            _, protocol = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         except BaseException:
             sock.close()
             raise
@@ -97,8 +114,8 @@ class JingleLeg(MediaLeg):
         self.controlling = controlling
         self._certificate = certificate or RTCCertificate.generateCertificate()
         self._gatherer = RTCIceGatherer(iceServers=[])
-        self._gatherer._connection = _RangeConnection(ports, ice_controlling=controlling)
-        self._connection: Connection = self._gatherer._connection
+        self._connection = _RangeConnection(ports, ice_controlling=controlling)
+        self._gatherer._connection = self._connection
         self._ice = RTCIceTransport(self._gatherer)
         self._dtls = _DtlsTransport(self, self._ice, self._certificate)
         self._remote_ufrag: str | None = None
@@ -111,6 +128,8 @@ class JingleLeg(MediaLeg):
         self.connected = asyncio.Event()
         self._send_pair: Any = None
         self._tx_srtp: Any = None
+        self._rx_srtp: Any = None
+        self.srtp_errors = 0
 
     # -- local description ---------------------------------------------------------------------------
 
@@ -223,6 +242,8 @@ class JingleLeg(MediaLeg):
         self._dtls.on("statechange", self._dtls_state)
         self._send_pair = self._connection._nominated.get(1)
         self._tx_srtp = self._dtls._tx_srtp
+        self._rx_srtp = self._dtls._rx_srtp
+        self._connection.fast_leg = self
         self.connected.set()
 
     def _ice_state(self) -> None:
@@ -234,6 +255,16 @@ class JingleLeg(MediaLeg):
             self._fail("dtls-closed")
 
     # -- media ---------------------------------------------------------------------------------------
+
+    def _srtp_received(self, data: bytes) -> None:
+        try:
+            if is_rtcp(data):
+                self._rx_srtp.unprotect_rtcp(data)
+                self._received_other()
+            else:
+                self._received_rtp(self._rx_srtp.unprotect(data))
+        except pylibsrtp.Error:
+            self.srtp_errors += 1  # forged, replayed or from before a key change: dropped
 
     def send(self, data: bytes) -> None:
         pair = self._send_pair
@@ -248,6 +279,7 @@ class JingleLeg(MediaLeg):
             return
         self.closed = True
         self._send_pair = None
+        self._connection.fast_leg = None
         if self._start_task is not None and not self._start_task.done():
             self._start_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):

@@ -29,7 +29,7 @@ class DirectionStats:
 class Direction:
     """One way of the relay, `source` -> `target`; its `handle(data, now)` is the source's `on_rtp`."""
 
-    def __init__(self, source: MediaLeg, target: MediaLeg, *, opus_complexity: int = 3) -> None:
+    def __init__(self, source: MediaLeg, target: MediaLeg, *, opus_complexity: int = 1) -> None:
         if source.codec is None or target.codec is None:
             raise ValueError("both legs need a negotiated codec before the relay starts")
         self.source, self.target = source, target
@@ -127,7 +127,7 @@ class Direction:
 class Relay:
     """Both directions between `a` and `b`, wired to the legs' `on_rtp` by `start()`."""
 
-    def __init__(self, a: MediaLeg, b: MediaLeg, *, opus_complexity: int = 3) -> None:
+    def __init__(self, a: MediaLeg, b: MediaLeg, *, opus_complexity: int = 1) -> None:
         self.a, self.b = a, b
         self.a_to_b = Direction(a, b, opus_complexity=opus_complexity)
         self.b_to_a = Direction(b, a, opus_complexity=opus_complexity)
