@@ -231,7 +231,13 @@ def _senders_to_leg(leg: MediaLeg, senders: Senders | None, *, we_initiated: boo
 
 
 def _content(
-    leg: JingleLeg, name: str, creator: Creator, codecs: Sequence[Codec], senders: Senders | None
+    leg: JingleLeg,
+    name: str,
+    creator: Creator,
+    codecs: Sequence[Codec],
+    senders: Senders | None,
+    *,
+    trickle: bool = False,
 ) -> Content:
     return Content(
         creator=creator,
@@ -240,15 +246,19 @@ def _content(
         description=RtpDescription(
             media="audio", payload_types=tuple(_payload_type(c) for c in codecs), rtcp_mux=True
         ),
-        transport=leg.local_transport(),
+        transport=leg.local_transport(with_candidates=not trickle),
     )
 
 
-async def jingle_answer(leg: JingleLeg, offer: Content, prefer: Codec | None = None) -> Content:
+async def jingle_answer(
+    leg: JingleLeg, offer: Content, prefer: Codec | None = None, *, trickle: bool = False
+) -> Content:
     """Negotiate `leg` from a Jingle `session-initiate` content; return our `session-accept` content.
     Gathers, and starts ICE with what the offer's transport carries (later `transport-info`s go to
-    `leg.add_remote`). Raises NegotiationError (Jingle: failed-application) or ValueError for a transport
-    that is not ICE-UDP with a DTLS fingerprint (unsupported-transports)."""
+    `leg.add_remote`). `trickle`: our candidates are left out of the accept; they reach
+    `leg.on_local_candidate` while gathering, for `transport-info`s sent after the accept. Raises
+    NegotiationError (Jingle: failed-application) or ValueError for a transport that is not ICE-UDP with
+    a DTLS fingerprint (unsupported-transports)."""
     if offer.description is None or offer.description.media != "audio":
         raise NegotiationError(f"content {offer.name!r} is not audio")
     if not isinstance(offer.transport, IceUdpTransport) or not offer.transport.fingerprints:
@@ -258,7 +268,8 @@ async def jingle_answer(leg: JingleLeg, offer: Content, prefer: Codec | None = N
     _senders_to_leg(leg, offer.senders, we_initiated=False)
     await leg.gather()
     await leg.add_remote(offer.transport)
-    return _content(leg, offer.name, offer.creator, [audio, *([event] if event else [])], offer.senders)
+    codecs = [audio, *([event] if event else [])]
+    return _content(leg, offer.name, offer.creator, codecs, offer.senders, trickle=trickle)
 
 
 async def jingle_offer(

@@ -122,7 +122,7 @@ class JingleLeg(MediaLeg):
         self._remote_pwd: str | None = None
         self._remote_fingerprints: list[RTCDtlsFingerprint] = []
         self._remote_setup: DtlsSetup | None = None
-        self._candidate_ids = 0
+        self._candidate_ids: dict[tuple[str, int, int], str] = {}
         self._start_task: asyncio.Task[None] | None = None
         self.on_local_candidate: CandidateHandler | None = None
         self.connected = asyncio.Event()
@@ -141,15 +141,18 @@ class JingleLeg(MediaLeg):
                 self.on_local_candidate(candidate)
 
     def local_candidates(self) -> list[IceCandidate]:
+        """Our candidates as Jingle `<candidate>`s (their ids stay the same on every call)."""
         out = []
         for c in self._connection.local_candidates:
-            self._candidate_ids += 1
+            key = (c.host, c.port, c.component)
+            if key not in self._candidate_ids:
+                self._candidate_ids[key] = f"{self._connection.local_username}{len(self._candidate_ids) + 1}"
             out.append(
                 IceCandidate(
                     component=c.component,
                     foundation=c.foundation,
                     generation=0,
-                    id=f"{self._connection.local_username}{self._candidate_ids}",
+                    id=self._candidate_ids[key],
                     ip=c.host,
                     network=0,
                     port=c.port,

@@ -18,6 +18,7 @@ from typing import Any
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.sdp import candidate_from_sdp
 from av import AudioFrame
 
 from gateway import sdp
@@ -30,7 +31,7 @@ from media.rtp import (
     parse_telephone_event,
 )
 from tests.media.tone import sine
-from xmpp.jingle_content import Content
+from xmpp.jingle_content import Content, IceCandidate
 from xmpp.jingle_sdp import contents_to_sdp, sdp_to_contents
 
 RATE = 48000
@@ -126,6 +127,14 @@ class JingleClient:
             await original(data, arrival_time_ms)
 
         dtls._handle_rtp_data = peek
+
+    async def add_candidate(self, candidate: IceCandidate) -> None:
+        """A candidate the gateway trickled in a `transport-info`."""
+        c = candidate
+        line = f"{c.foundation} {c.component} {c.protocol} {c.priority} {c.ip} {c.port} typ {c.type}"
+        rtc = candidate_from_sdp(line)
+        rtc.sdpMid = self.pc.getTransceivers()[0].mid
+        await self.pc.addIceCandidate(rtc)
 
     async def send_dtmf(self, digit: str, duration_ms: int = 200) -> None:
         """RFC 4733 section 2.5: one event, updates every 20 ms, the end packet three times."""

@@ -34,6 +34,7 @@ from tests.media.baresip import Baresip
 from tests.media.jingle_client import JingleClient
 from tests.media.sip_uac import SipUac
 from tests.media.tone import spectrum_peak
+from xmpp.jingle_content import IceCandidate, IceUdpTransport
 
 ADDRESS = "127.0.0.2"
 SIP_CODECS = {"pcmu": PCMU, "pcma": PCMA, "opus": OPUS}
@@ -72,8 +73,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # Jingle: the client calls; the gateway answers with a leg of its own.
         jingle = JingleLeg(ports, controlling=False)
         offer = await client.offer()
-        accept = await jingle_answer(jingle, offer)
-        await client.accept(accept)
+        if args.trickle:
+            # XEP-0176 trickle both ways: no candidate in session-initiate or session-accept; each side's
+            # candidates follow in transport-infos, once the other side already runs its checks
+            assert isinstance(offer.transport, IceUdpTransport)
+            client_candidates = offer.transport.candidates
+            offer = offer.model_copy(
+                update={"transport": offer.transport.model_copy(update={"candidates": ()})}
+            )
+            trickled: list[IceCandidate] = []
+            jingle.on_local_candidate = trickled.append
+            accept = await jingle_answer(jingle, offer, trickle=True)
+            assert isinstance(accept.transport, IceUdpTransport) and not accept.transport.candidates
+            await client.accept(accept)
+            await asyncio.sleep(0.3)
+            for candidate in trickled:
+                await client.add_candidate(candidate)
+            await jingle.add_remote(IceUdpTransport(candidates=client_candidates))
+            result["trickled"] = {"to_client": len(trickled), "to_gateway": len(client_candidates)}
+        else:
+            accept = await jingle_answer(jingle, offer)
+            await client.accept(accept)
         # SIP: the gateway calls the peer.
         sip = RtpLeg(ports)
         await sip.open()
@@ -151,6 +171,7 @@ def main() -> None:
     parser.add_argument("--sip-codec", choices=tuple(SIP_CODECS), default="pcmu")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--silence-timeout", type=float, default=2.0)
+    parser.add_argument("--trickle", action="store_true")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

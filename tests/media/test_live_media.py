@@ -108,3 +108,12 @@ def test_silent_leg_ends_the_call_on_both_sides() -> None:
     assert result["client_connection"] == "closed"  # the Jingle side saw its DTLS session closed
     assert result["bye_status"] == 200 and result["peer_call_closed"] is True  # the SIP side got a BYE
     assert_clean_end(result)
+
+
+def test_trickle_ice_both_ways() -> None:
+    """No candidate in session-initiate or session-accept: each side's arrive later in transport-infos."""
+    result = scenario("--mode", "tone", "--sip-codec", "pcmu", "--trickle", "--seconds", "2")
+    assert result["trickled"] == {"to_client": 1, "to_gateway": 1}
+    assert_tone(result["sip_received"], 440)
+    assert_tone(result["jingle_received"], 880)
+    assert_clean_end(result)
