@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from gateway import sdp
+from media import sdes
 from media.codecs import (
     AUDIO_CODECS,
     DTMF_8K,
@@ -104,11 +105,14 @@ def _our_sdp_direction(leg: MediaLeg) -> sdp.Direction:
     }[(leg.sending, leg.receiving)]
 
 
-def _sdp_media(leg: RtpLeg, codecs: Sequence[Codec]) -> sdp.MediaDescription:
+def _sdp_media(
+    leg: RtpLeg, codecs: Sequence[Codec], cryptos: Sequence[sdp.Crypto] = ()
+) -> sdp.MediaDescription:
     return sdp.MediaDescription(
         media="audio",
         port=leg.local_port,
-        proto="RTP/AVP",
+        proto="RTP/SAVP" if cryptos else "RTP/AVP",
+        crypto=tuple(cryptos),
         formats=tuple(str(c.payload_type) for c in codecs),
         connection=sdp.Connection(
             addrtype="IP6" if ":" in leg.local_address else "IP4", address=leg.local_address
@@ -143,9 +147,13 @@ def _audio(session: sdp.SessionDescription) -> sdp.MediaDescription:
     m = next((m for m in session.media if m.media == "audio" and m.port != 0), None)
     if m is None:
         raise NegotiationError("no audio m= line")
-    if m.proto not in ("RTP/AVP", "RTP/AVPF"):
-        raise NegotiationError(f"unsupported SIP media profile {m.proto} (RTP/AVP only)")
+    if m.proto not in ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF"):
+        raise NegotiationError(f"unsupported SIP media profile {m.proto} (RTP/AVP or SDES RTP/SAVP only)")
     return m
+
+
+def _secure(m: sdp.MediaDescription) -> bool:
+    return m.proto in ("RTP/SAVP", "RTP/SAVPF")
 
 
 def sdp_answer(
@@ -155,21 +163,42 @@ def sdp_answer(
     caller wraps it in a session description). Raises NegotiationError (answer 488)."""
     m = _audio(offer)
     audio, event = choose(codecs_from_sdp(m), prefer=prefer)
+    cryptos: tuple[sdp.Crypto, ...] = ()
+    if _secure(m):
+        try:
+            crypto, leg.srtp = sdes.answer_cryptos(m.crypto)
+        except sdes.SdesError as exc:
+            raise NegotiationError(str(exc)) from None
+        cryptos = (crypto,)
     leg.set_codecs(audio, event)
     leg.set_remote(_remote_address(offer, m), m.port)
     _sdp_direction_to_leg(leg, m.direction or offer.direction)
-    return _sdp_media(leg, [audio, *([event] if event else [])])
+    return _sdp_media(leg, [audio, *([event] if event else [])], cryptos)
 
 
-def sdp_offer(leg: RtpLeg, codecs: Sequence[Codec] = AUDIO_CODECS) -> sdp.MediaDescription:
-    """Our offer's audio media description."""
-    return _sdp_media(leg, _offer_codecs(codecs))
+def sdp_offer(
+    leg: RtpLeg, codecs: Sequence[Codec] = AUDIO_CODECS, *, srtp: bool = False
+) -> sdp.MediaDescription:
+    """Our offer's audio media description; `srtp`: RTP/SAVP with SDES keys (RFC 4568)."""
+    cryptos: tuple[sdp.Crypto, ...] = ()
+    if srtp:
+        leg.sdes_key = sdes.new_key()
+        cryptos = sdes.offer_cryptos(leg.sdes_key)
+    return _sdp_media(leg, _offer_codecs(codecs), cryptos)
 
 
 def sdp_apply_answer(leg: RtpLeg, answer: sdp.SessionDescription) -> None:
-    """Negotiate `leg` from the SIP peer's answer to `sdp_offer`: its first audio codec, its payload types."""
+    """Negotiate `leg` from the SIP peer's answer to `sdp_offer`: its first audio codec, its payload types,
+    its SDES key when we offered RTP/SAVP (an RTP/AVP answer to it is refused: no silent downgrade)."""
     m = _audio(answer)
     audio, event = choose(codecs_from_sdp(m))
+    if leg.sdes_key is not None:
+        if not _secure(m):
+            raise NegotiationError("RTP/SAVP was offered, the answer is not")
+        try:
+            leg.srtp = sdes.apply_answer(sdes.offer_cryptos(leg.sdes_key), m.crypto, leg.sdes_key)
+        except sdes.SdesError as exc:
+            raise NegotiationError(str(exc)) from None
     leg.set_codecs(audio, event)
     leg.set_remote(_remote_address(answer, m), m.port)
     _sdp_direction_to_leg(leg, m.direction or answer.direction)

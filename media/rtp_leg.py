@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pylibsrtp
+
 from media.leg import MediaLeg
 from media.ports import PortRange
 from media.rtp import is_rtcp
+from media.sdes import SrtpContext
 
 Address = tuple[str, int]
 
@@ -28,7 +31,8 @@ class _Protocol(asyncio.DatagramProtocol):
 
 
 class RtpLeg(MediaLeg):
-    """Plain RTP on one UDP socket. `await open()` binds it; `set_remote()` from the peer's SDP."""
+    """RTP on one UDP socket. `await open()` binds it; `set_remote()` from the peer's SDP. With `srtp` set
+    (SDES, RTP/SAVP) packets are protected and unprotected here; the relay sees plain RTP either way."""
 
     name = "sip"
 
@@ -42,6 +46,9 @@ class RtpLeg(MediaLeg):
         self.remote: Address | None = None
         self.latched = False
         self.dropped_foreign = 0
+        self.srtp: SrtpContext | None = None
+        self.sdes_key: bytes | None = None  # the key of our RTP/SAVP offer, until the answer comes
+        self.srtp_errors = 0
 
     async def open(self) -> None:
         sock = self._ports.bind()
@@ -65,19 +72,25 @@ class RtpLeg(MediaLeg):
     def _datagram(self, data: bytes, addr: Address) -> None:
         if self.closed or len(data) < 12 or data[0] >> 6 != 2:
             return
-        if self.latch and not self.latched:
-            self.remote, self.latched = addr, True
-        elif self.latched and addr != self.remote:
+        if self.latched and addr != self.remote:
             self.dropped_foreign += 1  # someone else's packets on our port: not our peer's
             return
         if is_rtcp(data):
             self._received_other()
-        else:
-            self._received_rtp(data)
+            return
+        if self.srtp is not None:  # authenticated before it may move where we send
+            try:
+                data = self.srtp.unprotect(data)
+            except pylibsrtp.Error:
+                self.srtp_errors += 1
+                return
+        if self.latch and not self.latched:
+            self.remote, self.latched = addr, True
+        self._received_rtp(data)
 
     def send(self, data: bytes) -> None:
         if self._transport is not None and self.remote is not None and self.sending and not self.closed:
-            self._transport.sendto(data, self.remote)
+            self._transport.sendto(data if self.srtp is None else self.srtp.protect(data), self.remote)
             self.packets_sent += 1
 
     async def close(self) -> None:

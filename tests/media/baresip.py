@@ -39,6 +39,7 @@ module			opus.so
 module			ausine.so
 module			aubridge.so
 module			sndfile.so
+module			srtp.so
 module_app		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
@@ -61,6 +62,7 @@ class Baresip:
         ctrl_port: int,
         rtp_ports: tuple[int, int],
         frequency: int,
+        mediaenc: str | None = None,
     ) -> None:
         self.directory = directory
         self.address, self.sip_port, self.ctrl_port = address, sip_port, ctrl_port
@@ -76,7 +78,10 @@ class Baresip:
                 directory=directory,
             )
         )
-        (directory / "accounts").write_text(f"<sip:peer@{address}:{sip_port}>;regint=0;answermode=auto\n")
+        encryption = f";mediaenc={mediaenc}" if mediaenc else ""  # srtp-mand: RTP/SAVP with SDES only
+        (directory / "accounts").write_text(
+            f"<sip:peer@{address}:{sip_port}>;regint=0;answermode=auto{encryption}\n"
+        )
         (directory / "contacts").write_text("")
         self.log_path = directory / "baresip.log"
         self.process: subprocess.Popen[bytes] | None = None

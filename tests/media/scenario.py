@@ -62,7 +62,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline_tasks = set(asyncio.all_tasks())
     peer = Baresip(
         directory / "baresip", address=ADDRESS, sip_port=5070, ctrl_port=5090, rtp_ports=(31000, 31010),
-        frequency=880,
+        frequency=880, mediaenc="srtp-mand" if args.sdes else None,
     )  # fmt: skip
     await peer.start()
     uac = await SipUac.open(ADDRESS, 5080)
@@ -97,7 +97,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # SIP: the gateway calls the peer.
         sip = RtpLeg(ports)
         await sip.open()
-        body = sdp.serialize_sdp(sdp_session(sdp_offer(sip, [SIP_CODECS[args.sip_codec]]), ADDRESS))
+        body = sdp.serialize_sdp(
+            sdp_session(sdp_offer(sip, [SIP_CODECS[args.sip_codec]], srtp=args.sdes), ADDRESS)
+        )
         answer = await uac.invite(peer.uri, (ADDRESS, 5070), body)
         sdp_apply_answer(sip, sdp.parse_sdp(answer))
         await asyncio.wait_for(jingle.connected.wait(), 10)
@@ -135,7 +137,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "jingle_to_sip": vars(call.relay.a_to_b.stats),
             "sip_to_jingle": vars(call.relay.b_to_a.stats),
             "jingle": {"received": jingle.packets_received, "sent": jingle.packets_sent},
-            "sip": {"received": sip.packets_received, "sent": sip.packets_sent, "latched": sip.latched},
+            "sip": {
+                "received": sip.packets_received,
+                "sent": sip.packets_sent,
+                "latched": sip.latched,
+                "srtp": sip.srtp is not None and sip.srtp.suite,
+                "srtp_errors": sip.srtp_errors,
+            },
         }
         await asyncio.sleep(0.5)
         result["client_connection"] = client.pc.connectionState
@@ -172,6 +180,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--silence-timeout", type=float, default=2.0)
     parser.add_argument("--trickle", action="store_true")
+    parser.add_argument("--sdes", action="store_true", help="SDES-SRTP (RTP/SAVP) on the SIP leg")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)
 

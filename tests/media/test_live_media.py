@@ -117,3 +117,14 @@ def test_trickle_ice_both_ways() -> None:
     assert_tone(result["sip_received"], 440)
     assert_tone(result["jingle_received"], 880)
     assert_clean_end(result)
+
+
+def test_sdes_srtp_on_the_sip_leg() -> None:
+    """RTP/SAVP with a=crypto towards baresip (mediaenc=srtp-mand: it accepts nothing else)."""
+    result = scenario("--mode", "tone", "--sip-codec", "pcmu", "--sdes", "--seconds", "2")
+    assert result["stats"]["sip"]["srtp"] == "AES_CM_128_HMAC_SHA1_80"
+    assert result["stats"]["sip"]["srtp_errors"] == 0
+    assert_tone(result["sip_received"], 440)
+    assert_tone(result["jingle_received"], 880)
+    assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}
+    assert_clean_end(result)
