@@ -159,6 +159,11 @@ class ClientTransaction(_Transaction):
         if code < 200:
             if self.state in (State.CALLING, State.TRYING, State.PROCEEDING):
                 self.state = State.PROCEEDING
+                if self.invite:
+                    # §17.1.1.2: Timer B runs in Calling only; a call may ring for as long as the TU lets it
+                    # (it ends it with CANCEL). Timer A stops too.
+                    self._cancel_timer("timeout")
+                    self._cancel_timer("retransmit")
                 if self.on_provisional is not None:
                     self.on_provisional(response)
             return

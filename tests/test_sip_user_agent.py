@@ -745,3 +745,19 @@ async def test_connections_beyond_the_limit_are_closed() -> None:
         finally:
             first[1].close()
             second[1].close()
+
+
+async def test_an_invite_may_ring_longer_than_timer_b(ua: UserAgent, peer: RawUdpPeer) -> None:
+    """Timer B runs in Calling only (RFC 3261 17.1.1.2): after a 180 the INVITE waits for its final response."""
+    invite = ua.new_request(
+        "INVITE", f"sip:phone@127.0.0.1:{peer.port}", from_uri="<sip:gw@h>", to_uri="<sip:p@h>"
+    )
+    task = asyncio.create_task(ua.send(invite))
+    arrived = await peer.receive_request()
+    peer.send(answer(arrived, 180, "Ringing"), ua.local_address().port)
+    await asyncio.sleep(FAST.timeout + 0.5)
+    assert not task.done()
+    assert await peer.nothing(0.1)  # no retransmission after the provisional response either
+    peer.send(answer(arrived, 486, "Busy Here"), ua.local_address().port)
+    assert (await task).code == 486
+    assert (await peer.receive_request()).method == "ACK"
