@@ -36,6 +36,8 @@ from xmpp.jingle_content import (
     IceUdpTransport,
     Parameter,
     PayloadType,
+    RawUdpCandidate,
+    RawUdpTransport,
     RtpDescription,
     Senders,
 )
@@ -299,6 +301,42 @@ async def jingle_answer(
     await leg.add_remote(offer.transport)
     codecs = [audio, *([event] if event else [])]
     return _content(leg, offer.name, offer.creator, codecs, offer.senders, trickle=trickle)
+
+
+def raw_udp_answer(leg: RtpLeg, offer: Content, prefer: Codec | None = None) -> Content:
+    """XEP-0177 raw UDP, for Jingle clients without ICE: plain RTP (no DTLS) on an `RtpLeg`, latching as
+    on the SIP side. Negotiates `leg` from the `session-initiate` content and returns our accept content
+    with our address as the one candidate (component 1; rtcp-mux offered)."""
+    if offer.description is None or offer.description.media != "audio":
+        raise NegotiationError(f"content {offer.name!r} is not audio")
+    if not isinstance(offer.transport, RawUdpTransport):
+        raise ValueError(f"content {offer.name!r}: not a raw-UDP transport")
+    audio, event = choose(codecs_from_jingle(offer.description), prefer=prefer)
+    leg.set_codecs(audio, event)
+    _senders_to_leg(leg, offer.senders, we_initiated=False)
+    rtp = next((c for c in offer.transport.candidates if c.component == 1), None)
+    if rtp is not None:
+        leg.set_remote(rtp.ip, rtp.port)
+    codecs = [audio, *([event] if event else [])]
+    return Content(
+        creator=offer.creator,
+        name=offer.name,
+        senders=offer.senders,
+        description=RtpDescription(
+            media="audio", payload_types=tuple(_payload_type(c) for c in codecs), rtcp_mux=True
+        ),
+        transport=RawUdpTransport(
+            candidates=(
+                RawUdpCandidate(
+                    component=1,
+                    generation=0,
+                    id=f"gw{leg.local_port}",
+                    ip=leg.local_address,
+                    port=leg.local_port,
+                ),
+            )
+        ),
+    )
 
 
 async def jingle_offer(
