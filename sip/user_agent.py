@@ -179,6 +179,7 @@ class UserAgent:
         user_agent: str = USER_AGENT,
         contact_user: str | None = None,
         trace: bool = False,
+        retransmit_2xx: bool = False,
     ) -> None:
         protocols = [address.protocol for address in listen]
         if len(set(protocols)) != len(protocols):
@@ -187,6 +188,8 @@ class UserAgent:
         self.handler = handler
         self.user_agent = user_agent
         self.contact_user = contact_user
+        # §13.3.1.4 done here (off by default: sip.invite_session resends its 2xx itself, on its own timers)
+        self.retransmit_2xx = retransmit_2xx
         self._tls_server_context = tls_server_context
         self.transport = Transport(
             self._on_message,
@@ -394,7 +397,8 @@ class UserAgent:
 
     async def _answer(self, transaction: ServerTransaction, response: Response) -> None:
         await transaction.respond(response)
-        if transaction.invite and 200 <= response.code < 300 and not transaction.source.address.reliable:
+        unreliable = not transaction.source.address.reliable
+        if self.retransmit_2xx and transaction.invite and 200 <= response.code < 300 and unreliable:
             key = (response.call_id, response.cseq.sequence)
             self._unacked[key] = asyncio.get_running_loop().create_task(
                 self._retransmit_2xx(key, response, transaction.source)

@@ -699,6 +699,7 @@ async def test_we_cancel_an_invite(ua: UserAgent, peer: RawUdpPeer) -> None:
 
 
 async def test_2xx_to_invite_is_retransmitted_until_the_ack(ua: UserAgent, peer: RawUdpPeer) -> None:
+    ua.retransmit_2xx = True
     acks: asyncio.Queue[IncomingRequest] = asyncio.Queue()
 
     class Answering:
