@@ -6,7 +6,8 @@ contents handed over directly, SIP over UDP by tests/media/sip_uac.py). Prints o
         && exec python -m tests.media.scenario --sip-codec pcmu --seconds 3'
 
 Modes: `tone` (tones both ways, DTMF both ways, local hang-up), `silence` (baresip stops dead: SIGSTOP;
-the call must end by itself on both sides, leaving no socket and no task).
+the call must end by itself on both sides, leaving no socket and no task), `jingle-silence` (the same
+with the Jingle client's sockets closed under it, as when its network goes away).
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await call.close()
         else:
             await asyncio.sleep(1.0)
-            peer.pause()
+            if args.mode == "silence":
+                peer.pause()  # the SIP peer stops dead
+            else:
+                client.go_silent()  # the Jingle client's network goes away: no RTP, no STUN, no DTLS alert
             paused = time.monotonic()
             while not ended and time.monotonic() - paused < args.silence_timeout + 5:
                 await asyncio.sleep(0.05)
@@ -175,7 +179,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=("tone", "silence"), default="tone")
+    parser.add_argument("--mode", choices=("tone", "silence", "jingle-silence"), default="tone")
     parser.add_argument("--sip-codec", choices=tuple(SIP_CODECS), default="pcmu")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--silence-timeout", type=float, default=2.0)

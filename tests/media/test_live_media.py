@@ -128,3 +128,13 @@ def test_sdes_srtp_on_the_sip_leg() -> None:
     assert_tone(result["jingle_received"], 880)
     assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}
     assert_clean_end(result)
+
+
+def test_silent_jingle_leg_ends_the_call_on_both_sides() -> None:
+    result = scenario("--mode", "jingle-silence", "--sip-codec", "pcmu", "--silence-timeout", "2")
+    assert [(e["leg"], e["reason"], e["jingle"]) for e in result["ended"]] == [
+        ("jingle", "silence", "media-error")
+    ]
+    assert 2.0 <= result["ended_after"] < 3.5
+    assert result["bye_status"] == 200 and result["peer_call_closed"] is True
+    assert_clean_end(result)
