@@ -2,7 +2,8 @@
 
 `run_sipp(...)` runs a UAC scenario to its end and returns a `SippResult` (exit code, the messages trace,
 the scenario's `<log>` lines, stdout and stderr). `start_sipp(...)` starts a scenario in the background (a
-UAS that waits for our request): it returns a `SippProcess` once its UDP port is bound; `wait()` gives the
+UAS that waits for our request): it returns a `SippProcess` once its UDP port is bound (its TCP port
+listens, with `extra=["-t", "t1"]`); `wait()` gives the
 result, `stop()` kills it by PID. Every run has a global `-timeout` (and `-timeout_error`, so a timeout is a
 failure), and the Python side waits with a timeout too: a stuck peer fails a test instead of hanging it.
 
@@ -124,12 +125,26 @@ def run_sipp(
 
 def udp_bound(port: int) -> bool:
     """Whether some socket is bound to UDP 127.0.0.1:`port` (read from /proc/net/udp, no packet sent)."""
+    return _proc_net("udp", port, state=None)
+
+
+def tcp_listening(port: int) -> bool:
+    """Whether some socket listens on TCP 127.0.0.1:`port` (read from /proc/net/tcp, no connection made:
+    sipp would count one)."""
+    return _proc_net("tcp", port, state="0A")
+
+
+def _proc_net(table: str, port: int, state: str | None) -> bool:
     wanted = f"0100007F:{port:04X}"
     try:
-        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+        lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
     except OSError:
         return False
-    return any(line.split()[1] == wanted for line in lines if len(line.split()) > 1)
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 3 and fields[1] == wanted and (state is None or fields[3] == state):
+            return True
+    return False
 
 
 class SippProcess:
@@ -158,8 +173,10 @@ class SippProcess:
             scenario, remote_port, local_port=self.port, directory=directory, name=self.name,
             service=service, calls=calls, timeout=timeout, keys=keys or {}, extra=extra,
         )  # fmt: skip
+        over_tcp = any(a == "-t" and b.startswith("t") for a, b in zip(extra, list(extra)[1:], strict=False))
+        bound = tcp_listening if over_tcp else udp_bound
         self.process = PeerProcess(
-            f"sipp-{self.name}", argv, cwd=directory, ready=lambda: udp_bound(self.port), timeout=10
+            f"sipp-{self.name}", argv, cwd=directory, ready=lambda: bound(self.port), timeout=10
         )
 
     def wait(self, timeout: float | None = None) -> SippResult:

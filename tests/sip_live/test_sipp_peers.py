@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sipmessage import Request
+from sipmessage import URI, Request
 
 from sip.dialogs import Dialog
 from sip.user_agent import IncomingRequest, UserAgent
@@ -104,18 +104,23 @@ async def test_in_dialog_request_goes_to_the_contact(ua: UserAgent, tmp_path: Pa
     assert notifier_result.messages.count("SUBSCRIBE sip:") == 1  # only the initial one came here
 
 
-async def test_subscription_against_sipp_notifier(ua: UserAgent, tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+async def test_subscription_against_sipp_notifier(ua: UserAgent, tmp_path: Path, protocol: str) -> None:
     """sipp's conf_sub_uas.xml: 200 + NOTIFY (full document), then our un-SUBSCRIBE in the dialog gets 200 +
-    a terminated NOTIFY."""
-    peer = await asyncio.to_thread(SippProcess, "conf_sub_uas.xml", tmp_path)
+    a terminated NOTIFY; over UDP, and over TCP (one connection, sipp -t t1)."""
+    extra = ["-t", "t1"] if protocol == "tcp" else []
+    peer = await asyncio.to_thread(SippProcess, "conf_sub_uas.xml", tmp_path, extra=extra)
     try:
         inbox = Inbox()
         request = subscribe_to(ua, peer.port)
+        if protocol == "tcp":
+            request.uri = URI.parse(f"sip:focus@127.0.0.1:{peer.port};transport=tcp")
         ua.route_call_id(request.call_id, inbox)
         response = await ua.send(request)
         assert response.code == 200
         dialog = Dialog.from_response(request, response)
         notify = await inbox.next()
+        assert notify.source.address.protocol == protocol
         assert dialog.matches(notify.message)
         assert b'version="1"' in notify.message.body
         response = await ua.send_in_dialog(
@@ -128,3 +133,14 @@ async def test_subscription_against_sipp_notifier(ua: UserAgent, tmp_path: Path)
     finally:
         peer.stop()
     assert result.ok, str(result)
+
+
+async def test_489_over_tcp(ua: UserAgent, tmp_path: Path) -> None:
+    """The same over TCP (sipp -t t1): framing by Content-Length, the response on sipp's connection."""
+    ua.handler = ConferenceOnly()
+    result = await asyncio.to_thread(
+        run_sipp, "subscribe_bad_event_uac.xml", ua.local_address("tcp").port, tmp_path, extra=["-t", "t1"]
+    )
+    assert result.ok, str(result)
+    assert "489 ok: To-tag=" in result.log
+    assert "TCP message received" in result.messages
