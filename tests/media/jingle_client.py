@@ -115,6 +115,37 @@ class JingleClient:
         """session-accept from the gateway."""
         answer = contents_to_sdp([content], initiator_view=False)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp.serialize_sdp(answer), "answer"))
+        self._peek_events()
+
+    async def answer(self, content: Content) -> Content:
+        """The gateway calls the client (session-initiate): aiortc answers; its SDP becomes session-accept."""
+        offer = contents_to_sdp([content], initiator_view=True)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp.serialize_sdp(offer), "offer"))
+        transceiver = self.pc.getTransceivers()[0]
+        transceiver.direction = "sendrecv"
+        transceiver.sender.replaceTrack(ToneTrack(self.frequency))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        answer = sdp.parse_sdp(self.pc.localDescription.sdp)
+        m = answer.media[0]
+        offered_events = [
+            pt for pt in content.description.payload_types if pt.name == "telephone-event" and pt.clockrate == 48000
+        ] if content.description else []  # fmt: skip
+        if offered_events:  # aiortc has no DTMF codec; the client says it takes the events (it reads them)
+            self.event_pt = offered_events[0].id
+            m = m.model_copy(
+                update={
+                    "formats": (*m.formats, str(self.event_pt)),
+                    "rtpmaps": (
+                        *m.rtpmaps,
+                        sdp.RtpMap(payload_type=self.event_pt, encoding="telephone-event", clock_rate=48000),
+                    ),
+                }
+            )
+        contents, _ = sdp_to_contents(answer.model_copy(update={"media": (m,)}), initiator_view=False)
+        self._peek_events()
+        return contents[0]
+
+    def _peek_events(self) -> None:
         dtls = self.pc.getTransceivers()[0].receiver.transport
         original = dtls._handle_rtp_data
 

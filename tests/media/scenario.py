@@ -27,7 +27,14 @@ from typing import Any
 from gateway import sdp
 from media.call import CallEnded, MediaCall
 from media.codecs import OPUS, PCMA, PCMU
-from media.description import jingle_answer, sdp_apply_answer, sdp_offer, sdp_session
+from media.description import (
+    jingle_answer,
+    jingle_apply_answer,
+    jingle_offer,
+    sdp_apply_answer,
+    sdp_offer,
+    sdp_session,
+)
 from media.jingle_leg import JingleLeg
 from media.ports import PortRange
 from media.rtp_leg import RtpLeg
@@ -72,11 +79,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ended: list[CallEnded] = []
     try:
         # Jingle: the client calls; the gateway answers with a leg of its own.
-        jingle = JingleLeg(ports, controlling=False)
-        offer = await client.offer()
-        if args.trickle:
+        jingle = JingleLeg(ports, controlling=args.gateway_initiates)
+        if args.gateway_initiates:
+            # the gateway calls the client (a SIP phone calling an XMPP room): we offer, aiortc answers
+            initiate = await jingle_offer(jingle, codecs=[OPUS])
+            accepted = await client.answer(initiate)
+            await jingle_apply_answer(jingle, accepted)
+            result["dtls_setup"] = {"ours": str(initiate.transport.fingerprints[0].setup)}  # type: ignore[union-attr]
+        elif args.trickle:
             # XEP-0176 trickle both ways: no candidate in session-initiate or session-accept; each side's
             # candidates follow in transport-infos, once the other side already runs its checks
+            offer = await client.offer()
             assert isinstance(offer.transport, IceUdpTransport)
             client_candidates = offer.transport.candidates
             offer = offer.model_copy(
@@ -93,7 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await jingle.add_remote(IceUdpTransport(candidates=client_candidates))
             result["trickled"] = {"to_client": len(trickled), "to_gateway": len(client_candidates)}
         else:
-            accept = await jingle_answer(jingle, offer)
+            accept = await jingle_answer(jingle, await client.offer())
             await client.accept(accept)
         # SIP: the gateway calls the peer.
         sip = RtpLeg(ports)
@@ -184,6 +197,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--silence-timeout", type=float, default=2.0)
     parser.add_argument("--trickle", action="store_true")
+    parser.add_argument("--gateway-initiates", action="store_true", help="the gateway sends session-initiate")
     parser.add_argument("--sdes", action="store_true", help="SDES-SRTP (RTP/SAVP) on the SIP leg")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(run(args))), flush=True)

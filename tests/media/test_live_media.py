@@ -138,3 +138,15 @@ def test_silent_jingle_leg_ends_the_call_on_both_sides() -> None:
     assert 2.0 <= result["ended_after"] < 3.5
     assert result["bye_status"] == 200 and result["peer_call_closed"] is True
     assert_clean_end(result)
+
+
+@pytest.mark.parametrize("sip_codec", ["pcmu", "opus"])
+def test_gateway_initiates_the_jingle_session(sip_codec: str) -> None:
+    """A SIP phone calling an XMPP room: the gateway offers (ICE controlling, DTLS actpass), aiortc answers."""
+    result = scenario("--mode", "tone", "--sip-codec", sip_codec, "--gateway-initiates", "--seconds", "2")
+    assert result["dtls_setup"] == {"ours": "actpass"}
+    assert result["transcoding"] is (sip_codec != "opus")
+    assert_tone(result["sip_received"], 440)
+    assert_tone(result["jingle_received"], 880)
+    assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}
+    assert_clean_end(result)
