@@ -145,7 +145,9 @@ class ClientTransaction(_Transaction):
 
     def fail(self, exc: BaseException) -> None:
         """A transport error: the TU sees a `503` (RFC 3261 §8.1.3.1)."""
-        if self.state is not State.TERMINATED:
+        if self.state is State.COMPLETED:  # answered already: only the linger timer was left
+            self._terminate()
+        elif self.state is not State.TERMINATED:
             log.info("sip.transaction.transport_error", method=self.request.method, error=str(exc))
             self._settle(local_response(self.request, 503, f"transport error: {exc}"))
             self._terminate()
