@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
@@ -210,10 +211,20 @@ class UserAgent:
     # -- life cycle ------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Listen on every address; a port 0 after the first listener means the port that one got (UDP and
+        TCP on one number, as SIP expects), or any free port when that one is taken for this transport."""
+        chosen: int | None = None
         try:
             for address in self.listen_addresses:
                 context = self._tls_server_context if address.protocol == "tls" else None
+                if address.port == 0 and chosen is not None:
+                    try:
+                        await self.transport.listen(replace(address, port=chosen), context)
+                        continue
+                    except OSError:
+                        pass
                 await self.transport.listen(address, context)
+                chosen = chosen or self.transport.local_address(address.protocol).port
         except BaseException:
             await self.transport.close()
             raise

@@ -762,3 +762,10 @@ async def test_an_invite_may_ring_longer_than_timer_b(ua: UserAgent, peer: RawUd
     peer.send(answer(arrived, 486, "Busy Here"), ua.local_address().port)
     assert (await task).code == 486
     assert (await peer.receive_request()).method == "ACK"
+
+
+async def test_port_zero_gives_udp_and_tcp_one_number() -> None:
+    async with UserAgent(
+        [TransportAddress("udp", "127.0.0.1", 0), TransportAddress("tcp", "127.0.0.1", 0)]
+    ) as agent:
+        assert agent.local_address("udp").port == agent.local_address("tcp").port != 0
