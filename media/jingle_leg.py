@@ -139,6 +139,7 @@ class JingleLeg(MediaLeg):
         if self.on_local_candidate is not None:
             for candidate in self.local_candidates():
                 self.on_local_candidate(candidate)
+        self._maybe_start()
 
     def local_candidates(self) -> list[IceCandidate]:
         """Our candidates as Jingle `<candidate>`s (their ids stay the same on every call)."""
@@ -218,8 +219,14 @@ class JingleLeg(MediaLeg):
                     related_port=c.rel_port,
                 )
             )
+        self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        """Checks start once we have our candidates and the peer's credentials and fingerprint, in
+        whichever order they came."""
         if (
             self._start_task is None
+            and not self.closed
             and self._remote_ufrag is not None
             and self._remote_fingerprints
             and self._gatherer.state == "completed"
