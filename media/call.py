@@ -57,6 +57,7 @@ class MediaCall:
         self.a, self.b = a, b
         self.silence_timeout = silence_timeout
         self.on_end = on_end
+        self._opus_complexity = opus_complexity
         self.relay = Relay(a, b, opus_complexity=opus_complexity)
         self.ended: CallEnded | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -69,6 +70,15 @@ class MediaCall:
             leg.on_failure = self._leg_failed
         self.relay.start()
         self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+
+    def renegotiated(self) -> None:
+        """A leg's codecs changed (a re-INVITE, a content-modify): rebuild the relay, forwarding or
+        transcoding as the new codecs require. Our outgoing streams start afresh (new SSRCs)."""
+        if self.ended is not None:
+            return
+        self.relay.stop()
+        self.relay = Relay(self.a, self.b, opus_complexity=self._opus_complexity)
+        self.relay.start()
 
     async def _watch(self) -> None:
         interval = min(1.0, self.silence_timeout / 4)

@@ -45,6 +45,7 @@ class Direction:
         self.stats = DirectionStats()
         self._event_in_ts: int | None = None
         self._event_out_ts = 0
+        self._last_ssrc: int | None = None
 
     def handle(self, data: bytes, now: float) -> None:
         try:
@@ -66,11 +67,13 @@ class Direction:
         target = self.target_codec
         if self.transcoder is None:
             sequence, timestamp = self.stream.rewrite(packet.ssrc, packet.sequence, packet.timestamp, now)
+            marker = packet.marker or packet.ssrc != self._last_ssrc  # a new source: jitter buffers resync
+            self._last_ssrc = packet.ssrc
             self.target.send(
                 build_rtp(
                     RtpPacket(
                         target.payload_type,
-                        packet.marker,
+                        marker,
                         sequence,
                         timestamp,
                         self.stream.ssrc,

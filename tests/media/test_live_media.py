@@ -65,11 +65,12 @@ def assert_clean_end(result: dict[str, Any]) -> None:
     assert result["ports_free_again"] is True
 
 
-def test_tone_both_ways_pcmu_to_opus_transcoded() -> None:
-    result = scenario("--mode", "tone", "--sip-codec", "pcmu")
-    assert result["codecs"] == {"jingle": "opus", "sip": "pcmu"}
+@pytest.mark.parametrize("sip_codec", ["pcmu", "pcma"])
+def test_tone_both_ways_g711_to_opus_transcoded(sip_codec: str) -> None:
+    result = scenario("--mode", "tone", "--sip-codec", sip_codec)
+    assert result["codecs"] == {"jingle": "opus", "sip": sip_codec}
     assert result["transcoding"] is True
-    assert_tone(result["sip_received"], 440)  # the Jingle client's tone, reaching baresip as PCMU
+    assert_tone(result["sip_received"], 440)  # the Jingle client's tone, reaching baresip as G.711
     assert_tone(result["jingle_received"], 880)  # baresip's tone, reaching the client as opus
     assert result["stats"]["sip"]["latched"] is True
     assert result["bye_status"] == 200

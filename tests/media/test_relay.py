@@ -6,6 +6,7 @@ import itertools
 
 import av
 
+from media.call import MediaCall
 from media.codecs import DTMF_8K, DTMF_48K, OPUS, PCMU, Codec
 from media.leg import MediaLeg
 from media.relay import Relay
@@ -120,3 +121,16 @@ def test_a_leg_on_hold_gets_nothing() -> None:
     Relay(a, b).start()
     a.on_rtp(build_rtp(RtpPacket(111, False, 1, 1, 1, b"x")), 0.0)  # type: ignore[misc]
     assert b.sent == []
+
+
+def test_a_new_source_is_marked_and_a_renegotiation_rebuilds_the_relay() -> None:
+    a, b = RecordingLeg(OPUS, None), RecordingLeg(OPUS, None)
+    call = MediaCall(a, b)
+    call.relay.start()
+    a.on_rtp(build_rtp(RtpPacket(111, False, 1, 960, 0xA, b"x")), 0.0)  # type: ignore[misc]
+    a.on_rtp(build_rtp(RtpPacket(111, False, 2, 1920, 0xA, b"x")), 0.02)  # type: ignore[misc]
+    a.on_rtp(build_rtp(RtpPacket(111, False, 70, 5, 0xB, b"x")), 0.04)  # type: ignore[misc]
+    assert [parse_rtp(p).marker for p in b.sent] == [True, False, True]
+    b.set_codecs(PCMU)  # the far side re-INVITEd to PCMU
+    call.renegotiated()
+    assert call.relay.transcoding and a.on_rtp == call.relay.a_to_b.handle
