@@ -12,6 +12,7 @@ Built on sipmessage's `Request`/`Response`. Two gaps of `sipua.create_response` 
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 from sipmessage import CSeq, Message, Request, Response, Via
 
@@ -160,6 +161,33 @@ def split_header_values(value: str) -> list[str]:
     return [item for item in out if item]
 
 
+def top_via(message: Message) -> Via:
+    """The parsed top Via. sipmessage parses a header on every access, so the result is kept on the message
+    for as long as the header's text stays the same object."""
+    raw = message.headers.getlist("Via")[0]
+    cached = message.__dict__.get("_top_via")
+    if cached is not None and cached[0] is raw:
+        return cast(Via, cached[1])
+    via = Via.parse_many(raw)[0]
+    message.__dict__["_top_via"] = (raw, via)
+    return via
+
+
+def cseq_of(message: Message) -> CSeq:
+    """The parsed CSeq, kept on the message like `top_via`."""
+    raw = message.headers["CSeq"]
+    cached = message.__dict__.get("_cseq")
+    if cached is not None and cached[0] is raw:
+        return cast(CSeq, cached[1])
+    cseq = CSeq.parse(raw)
+    message.__dict__["_cseq"] = (raw, cseq)
+    return cseq
+
+
+def via_count(message: Message) -> int:
+    return sum(len(split_header_values(value)) for value in message.headers.getlist("Via"))
+
+
 def to_tag(message: Message) -> str | None:
     return header_tag(message.headers["To"])
 
@@ -271,13 +299,13 @@ def _check_mandatory_headers(message: Request | Response) -> None:
         if message.headers.get(name) is None:
             raise MessageError(f"no {name} header")
     try:
-        vias: list[Via] = message.via
-        cseq: CSeq = message.cseq
+        via = top_via(message)
+        cseq = cseq_of(message)
         message.from_address  # noqa: B018 (parse check)
         message.to_address  # noqa: B018
     except ValueError as exc:
         raise MessageError(f"bad header: {exc}") from None
-    if not vias[0].parameters.get("branch"):
+    if not via.parameters.get("branch"):
         raise MessageError("top Via has no branch")
     if isinstance(message, Request) and message.method not in (cseq.method, "ACK"):
         raise MessageError(f"CSeq method {cseq.method} differs from the request method {message.method}")

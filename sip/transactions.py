@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sipmessage import CSeq, Request, Response
 
-from sip.messages import create_response, local_response
+from sip.messages import create_response, cseq_of, local_response, top_via
 from sip.transport import Source, Transport, TransportAddress, TransportError
 
 log = structlog.get_logger(__name__)
@@ -59,13 +59,13 @@ StrayCallback = Callable[[Request | Response, Source], None]
 
 
 def client_key(message: Request | Response) -> ClientKey:
-    branch = message.via[0].parameters.get("branch") or ""
-    method = message.method if isinstance(message, Request) else message.cseq.method
+    branch = top_via(message).parameters.get("branch") or ""
+    method = message.method if isinstance(message, Request) else cseq_of(message).method
     return (branch, method)
 
 
 def server_key(request: Request) -> ServerKey:
-    via = request.via[0]
+    via = top_via(request)
     sent_by = f"{via.host}:{via.port or ''}"
     method = "INVITE" if request.method == "ACK" else request.method
     return (via.parameters.get("branch") or "", sent_by, method)
@@ -329,8 +329,8 @@ class TransactionLayer:
 
     def server_transaction_for(self, response: Response) -> ServerTransaction | None:
         """The server transaction a response we built answers."""
-        via = response.via[0]
-        key = (via.parameters.get("branch") or "", f"{via.host}:{via.port or ''}", response.cseq.method)
+        via = top_via(response)
+        key = (via.parameters.get("branch") or "", f"{via.host}:{via.port or ''}", cseq_of(response).method)
         return self._servers.get(key)
 
     def invite_transaction_for(self, cancel: Request) -> ServerTransaction | None:

@@ -27,7 +27,7 @@ from typing import cast
 import structlog
 from sipmessage import URI, Request, Response, Via
 
-from sip.messages import MessageError, parse_message, raw_bad_request
+from sip.messages import MessageError, parse_message, raw_bad_request, top_via, via_count
 
 log = structlog.get_logger(__name__)
 
@@ -309,8 +309,8 @@ class Transport:
             log.info("sip.received", peer=str(source.address), first_line=_first_line(data), size=len(data))
         if isinstance(message, Request):
             annotate_via(message, source.address)
-        elif len(message.via) != 1:
-            log.warning("sip.response.bad_via_count", peer=str(source.address), count=len(message.via))
+        elif (count := via_count(message)) != 1:
+            log.warning("sip.response.bad_via_count", peer=str(source.address), count=count)
             return
         self.on_message(message, source)
 
@@ -362,7 +362,7 @@ class Transport:
                 log.info("sip.sent", peer=str(source.address), first_line=_first_line(data), size=len(data))
             source.connection.write(data)
             return
-        await self.send(response, response_destination(response.via[0], source))
+        await self.send(response, response_destination(top_via(response), source))
 
     async def _connection_to(self, destination: TransportAddress) -> StreamConnection:
         existing = self._connections.get(destination)
@@ -409,7 +409,7 @@ def annotate_via(request: Request, peer: TransportAddress) -> None:
     The top Via text is edited in place (sipmessage would re-encode every parameter, e.g. an IPv6
     `received` as `%3A%3A1`); the other Vias stay exactly as received.
     """
-    top = request.via[0]
+    top = top_via(request)
     values = request.headers.getlist("Via")
     text, comma, rest = values[0].partition(",")
     text = text.rstrip()

@@ -43,6 +43,7 @@ from sip.messages import (
     new_call_id,
     new_tag,
     to_tag,
+    top_via,
 )
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
 from sip.transport import (
@@ -206,7 +207,8 @@ class UserAgent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
         self._unacked: dict[tuple[str, int], asyncio.Task[None]] = {}  # 2xx to INVITE awaiting the ACK
-        self._no_tcp: dict[tuple[str, int], float] = {}  # peers that refused TCP, until when
+        self._no_tcp: dict[tuple[str, int], float] = {}
+        self._closing = False  # peers that refused TCP, until when
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -231,6 +233,7 @@ class UserAgent:
 
     async def close(self) -> None:
         """Close sockets, end transactions, wait for handler tasks (cancelled if still running)."""
+        self._closing = True  # what arrives from now on is dropped
         for task in list(self._unacked.values()):
             task.cancel()
         self._unacked.clear()
@@ -482,7 +485,7 @@ class UserAgent:
     def _complete(self, request: Request, protocol: str, *, contact: bool | None) -> None:
         local = self.local_address(protocol)
         host = f"[{local.host}]" if ":" in local.host else local.host
-        branch = request.via[0].parameters.get("branch") if request.headers.get("Via") else None
+        branch = top_via(request).parameters.get("branch") if request.headers.get("Via") else None
         branch = branch if branch and branch.startswith("z9hG4bK") else new_branch()
         request.headers.set("Via", f"SIP/2.0/{protocol.upper()} {host}:{local.port};branch={branch};rport")
         if request.headers.get("Max-Forwards") is None:
@@ -553,7 +556,8 @@ class UserAgent:
         self._call_handlers.pop(call_id, None)
 
     def _on_message(self, message: Request | Response, source: Source) -> None:
-        self.transactions.receive(message, source)
+        if not self._closing:
+            self.transactions.receive(message, source)
 
     def _on_request(self, request: Request, transaction: ServerTransaction) -> None:
         incoming = IncomingRequest(self, request, source=transaction.source, transaction=transaction)
