@@ -35,6 +35,12 @@ class ParseLimits:
     max_bytes: int = 1 << 20
     max_depth: int = 64
     max_elements: int = 100_000
+    # Names of other namespaces (extensions): what schema validation and the model hold grows with a namespace
+    # URI's length times the elements and attributes that use it, not with the document's size (a 40,000-
+    # character URI declared once and used by 20,000 `<f:a/>` is 160 KB that took 840 MB to validate).
+    max_attributes: int = 64  # on one element, namespace declarations aside
+    max_namespace_length: int = 1024  # characters of one namespace URI in use (real ones are under 100)
+    max_namespace_total: int = 4 << 20  # the sum over every element and attribute of another namespace
 
 
 @cache
@@ -75,13 +81,24 @@ class ConferenceInfoParser:
         self._parser = _xml_parser()
         self._schema = _schema()
         self._count = etree.XPath("count(//*)")
+        self._foreign_elements = etree.XPath(
+            "count(descendant-or-self::*) - count(descendant-or-self::c:*)", namespaces={"c": NAMESPACE}
+        )
+        self._namespaced_attributes = etree.XPath("boolean(descendant-or-self::*/@*[namespace-uri()])")
         self._too_deep = etree.XPath("boolean(" + "/*" * (self.limits.max_depth + 1) + ")")
 
     def parse(self, data: bytes | str) -> ConferenceInfo:
         """Parse, check limits, validate against the schema, and build the model."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
         root = self.parse_element(data)
         # Every element takes at least 4 bytes (`<a/>`): a short document cannot exceed the count limit.
-        return self._from_element(root, count=len(data) > 4 * self.limits.max_elements)
+        # Names of another namespace need a declaration, or the `xml:` prefix.
+        return self._from_element(
+            root,
+            count=len(data) > 4 * self.limits.max_elements,
+            names=data.count(b"xmlns") > 1 or b"xml:" in data,
+        )
 
     def parse_element(self, data: bytes | str) -> etree._Element:
         """Parse and check limits only; the XMPP adapter uses `from_element` on elements it already has."""
@@ -107,9 +124,10 @@ class ConferenceInfoParser:
 
     def from_element(self, root: etree._Element) -> ConferenceInfo:
         """Validate an lxml element (a parsed document or a Coin IQ's child) and build the model."""
-        return self._from_element(root, count=True)
+        names = self._foreign_elements(root) or self._namespaced_attributes(root)
+        return self._from_element(root, count=True, names=bool(names))
 
-    def _from_element(self, root: etree._Element, *, count: bool) -> ConferenceInfo:
+    def _from_element(self, root: etree._Element, *, count: bool, names: bool) -> ConferenceInfo:
         if root.tag != _ROOT:
             raise DocumentError(
                 f"root element is {root.tag!r}, expected {{{NAMESPACE}}}conference-info",
@@ -123,6 +141,8 @@ class ConferenceInfoParser:
             )
         if self._too_deep(root):
             raise DocumentError(f"document is nested deeper than the limit of {self.limits.max_depth}")
+        if names:
+            self._check_names(root)
         sid = root.attrib.get("sid")
         if sid is not None:
             # Jitsi's session id: not in the schema, so validate without it (on a copy if it is not ours).
@@ -138,6 +158,47 @@ class ConferenceInfoParser:
             # a duplicate key).
             raise DocumentError(f"invalid value: {exc}", line=_line(root)) from None
         return doc
+
+    def _check_names(self, root: etree._Element) -> None:
+        """Attributes per element, and the length of the namespace URIs that elements and attributes of
+        other namespaces use, one by one and in total: before schema validation, which would blow up."""
+        limits = self.limits
+        total = 0
+        for el in root.iter():
+            tag = el.tag
+            if not isinstance(tag, str):
+                continue  # a comment or processing instruction (from an element that is not our parser's)
+            if tag[0] == "{" and not tag.startswith(_Q):
+                total += self._namespace_length(tag, el)
+            attrib = el.attrib
+            attributes = len(attrib)  # counted by lxml, before any name is made
+            if attributes:
+                if attributes > limits.max_attributes:
+                    raise DocumentError(
+                        f"an element has {attributes} attributes, more than the limit of {limits.max_attributes}",
+                        path=_element_path(el),
+                        line=_line(el),
+                    )
+                for name in attrib:
+                    if name[0] == "{":
+                        total += self._namespace_length(str(name), el)
+            if total > limits.max_namespace_total:
+                raise DocumentError(
+                    f"elements and attributes of other namespaces use {total} characters of namespace URIs,"
+                    f" more than the limit of {limits.max_namespace_total}",
+                    path=_element_path(el),
+                    line=_line(el),
+                )
+
+    def _namespace_length(self, name: str, el: etree._Element) -> int:
+        length = name.index("}") - 1
+        if length > self.limits.max_namespace_length:
+            raise DocumentError(
+                f"a namespace URI of {length} characters, more than the limit of {self.limits.max_namespace_length}",
+                path=_element_path(el),
+                line=_line(el),
+            )
+        return length
 
 
 def _schema_error(root: etree._Element, log: Any) -> DocumentError:
@@ -165,12 +226,15 @@ def _element_path(el: etree._Element) -> str:
     parts = []
     node: etree._Element | None = el
     while node is not None:
-        name = etree.QName(node).localname
+        tag = node.tag
+        name = etree.QName(tag).localname
         parent = node.getparent()
         if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            if len(same) > 1:
-                name += f"[{same.index(node) + 1}]"
+            # Siblings of the same name, matched by lxml (not by making each one's name: a long namespace
+            # URI times many siblings would be gigabytes).
+            before = sum(1 for _ in node.itersiblings(tag, preceding=True))
+            if before or next(node.itersiblings(tag), None) is not None:
+                name += f"[{before + 1}]"
         parts.append(name)
         node = parent
     return "/" + "/".join(reversed(parts))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import resource
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -273,15 +275,22 @@ def test_duplicate_user_entity_is_an_error_not_a_silent_drop() -> None:
     ],
 )
 def test_invalid_documents_raise_document_error(data: bytes, message: str) -> None:
-    with pytest.raises(DocumentError, match=message):
-        parse(data)
+    # Hostile or not, each is refused quickly and without a memory blow-up.
+    assert re.search(message, str(_quick(lambda: parse(data))))
 
 
 # -- hostile input -------------------------------------------------------------------------------------
 
 
+def _peak_rss() -> int:
+    """The process's peak resident size so far, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _quick(call: object) -> DocumentError:
-    """Run `call`, expect DocumentError, and check it came quickly and without a memory blow-up."""
+    """Run `call`, expect DocumentError, and check it came quickly and without a memory blow-up: neither in
+    Python objects (tracemalloc) nor in lxml's and libxml2's own memory (the growth of the peak RSS)."""
+    rss_before = _peak_rss()
     tracemalloc.start()
     started = time.monotonic()
     try:
@@ -294,6 +303,7 @@ def _quick(call: object) -> DocumentError:
     # Generous bounds: these catch an expansion or a hang, not a slow machine.
     assert elapsed < 10, elapsed
     assert peak < 64 * 2**20, peak
+    assert _peak_rss() - rss_before < 128 * 2**20, _peak_rss() - rss_before
     return caught.value
 
 
@@ -378,3 +388,75 @@ def test_configurable_element_count_limit() -> None:
 def test_parse_error_message_never_echoes_megabytes() -> None:
     data = doc("<users><user entity='" + "x" * 500_000 + "'><bogus/></user></users>")
     assert len(str(_quick(lambda: parse(data)))) < 2_000
+
+
+# -- names of other namespaces: what schema validation and the model hold grows with the namespace URI's
+# length times the number of elements and attributes that use it, not with the document's size
+
+
+def _foreign_elements(namespace: str, count: int) -> bytes:
+    """One namespace declared once on the root, then used by `count` small elements."""
+    return (
+        f'<conference-info xmlns="{NAMESPACE}" xmlns:f="{namespace}" entity="sip:c@x.org"><users>'
+        f'<user entity="a">{"<f:a/>" * count}</user></users></conference-info>'
+    ).encode()
+
+
+def _foreign_attributes(namespace: str, count: int) -> bytes:
+    attributes = "".join(f' f:a{i}="1"' for i in range(count))
+    return f'<conference-info xmlns="{NAMESPACE}" xmlns:f="{namespace}" entity="sip:c@x.org"{attributes}/>'.encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # 160 KB: 7 s and 840 MB in schema validation before the limit
+        (_foreign_elements("urn:" + "x" * 40_000, 20_000), "namespace URI of 40004 characters"),
+        (
+            _foreign_elements("urn:" + "x" * 400_000, 20_000),
+            "namespace URI of 400004 characters",
+        ),  # 760 KB: 2 GB
+        (_foreign_attributes("urn:" + "x" * 20_000, 10_000), "10001 attributes"),  # 240 MB
+        (_foreign_attributes("urn:" + "x" * 20_000, 50), "namespace URI of 20004 characters"),
+        # each namespace short enough, but 20,000 uses of one of 1,000 bytes: 20 MB of names
+        (_foreign_elements("urn:" + "x" * 996, 20_000), "more than the limit of 4194304"),
+        (_foreign_attributes("urn:f", 20_000), "20001 attributes, more than the limit of 64"),  # 2 s in lxml
+        (  # the same without a namespace: the schema refuses those, but lxml would still have to read them
+            f'<conference-info xmlns="{NAMESPACE}" entity="x"'.encode()
+            + b"".join(b' a%d="1"' % i for i in range(20_000))
+            + b"/>",
+            "attribute",
+        ),
+    ],
+    ids=[
+        "long-ns-elements",
+        "huge-ns-elements",
+        "long-ns-attributes",
+        "long-ns-few-attributes",
+        "ns-bytes-budget",
+        "attributes",
+        "plain-attrs",
+    ],
+)
+def test_names_of_other_namespaces_are_bounded_before_validation(data: bytes, message: str) -> None:
+    assert message in str(_quick(lambda: parse(data)))
+    # the same limits hold for an element the XMPP adapter already has
+    root = ConferenceInfoParser().parse_element(data)
+    assert message in str(_quick(lambda: ConferenceInfoParser().from_element(root)))
+
+
+def test_limits_on_names_of_other_namespaces_are_configurable() -> None:
+    data = _foreign_elements("urn:example:ext", 100)
+    assert len(parse(data).user_map()["a"].extensions) == 100
+    with pytest.raises(DocumentError, match="namespace URI of 15 characters"):
+        parse(data, ParseLimits(max_namespace_length=14))
+    with pytest.raises(DocumentError, match="more than the limit of 1000"):
+        parse(data, ParseLimits(max_namespace_total=1000))
+    with pytest.raises(DocumentError, match="3 attributes, more than the limit of 2"):
+        parse(_foreign_attributes("urn:f", 2), ParseLimits(max_attributes=2))  # with entity
+
+
+def test_many_small_extensions_within_the_limits_are_kept() -> None:
+    data = _foreign_elements("urn:f", 99_000)  # 594 KB
+    info = parse(data)
+    assert len(info.user_map()["a"].extensions) == 99_000
