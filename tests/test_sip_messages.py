@@ -15,11 +15,13 @@ from sip.digest import Credentials, DigestError, digest_response, parse_challeng
 from sip.messages import (
     MessageError,
     create_response,
+    cseq_of,
     header_tag,
     parse_message,
     raw_bad_request,
     split_header_values,
     to_tag,
+    top_via,
 )
 from sip.transport import FramingError, StreamFramer, TransportAddress, annotate_via
 from tests.peers.raw_sip import sip_message
@@ -298,3 +300,14 @@ def test_mangled_messages_parse_or_raise_message_error(edits: list[tuple[int, in
     with contextlib.suppress(FramingError):
         StreamFramer().feed(bytes(data))
     raw_bad_request(bytes(data), "reason")
+
+
+def test_top_via_and_cseq_are_cached_until_the_header_changes() -> None:
+    request = subscribe()
+    first = top_via(request)
+    assert top_via(request) is first
+    request.headers.set("Via", "SIP/2.0/TCP 10.0.0.1:5;branch=z9hG4bKnew")
+    assert top_via(request).host == "10.0.0.1"
+    assert cseq_of(request).sequence == 1
+    request.headers.set("CSeq", "2 SUBSCRIBE")
+    assert cseq_of(request).sequence == 2
