@@ -53,6 +53,8 @@ class TransportAddress:
     protocol: str
     host: str
     port: int
+    # the host name the address was resolved from: what a TLS certificate is checked against (not compared)
+    name: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -385,6 +387,7 @@ class Transport:
                     host=destination.host,
                     port=destination.port,
                     ssl=context,
+                    server_hostname=(destination.name or destination.host) if context else None,
                     local_addr=(local.host, 0),
                 ),
                 self.connect_timeout,
@@ -461,5 +464,5 @@ async def resolve(uri: URI) -> TransportAddress:
             infos = await loop.getaddrinfo(host, port, type=kind)
         except OSError as exc:
             raise TransportError(f"cannot resolve {host}: {exc}") from exc
-        host = str(infos[0][4][0])
+        return TransportAddress(protocol, str(infos[0][4][0]), port, name=host)
     return TransportAddress(protocol, host, port)

@@ -769,3 +769,56 @@ async def test_port_zero_gives_udp_and_tcp_one_number() -> None:
         [TransportAddress("udp", "127.0.0.1", 0), TransportAddress("tcp", "127.0.0.1", 0)]
     ) as agent:
         assert agent.local_address("udp").port == agent.local_address("tcp").port != 0
+
+
+async def test_tls_certificate_checked_against_the_host_name(tmp_path: Path) -> None:
+    """A destination resolved from a host name carries it: the certificate (SAN DNS:bridge.test only) is
+    checked against that name, not the IP address it resolved to."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bridge.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("bridge.test")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "bridge.pem", tmp_path / "bridge.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert_path, key_path)
+    client_context = ssl.create_default_context(cafile=str(cert_path))
+    server = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", 0)], tls_server_context=server_context, handler=Recorder(200)
+    )
+    client = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", 0)],
+        tls_server_context=server_context,
+        tls_client_context=client_context,
+        timers=FAST,
+    )
+    async with server, client:
+        port = server.local_address("tls").port
+        uri = f"sip:b@127.0.0.1:{port};transport=tls"
+        # resolved from the IP address: the certificate does not name it
+        response = await client.send(
+            client.new_request("OPTIONS", uri, from_uri="<sip:c@h>", to_uri="<sip:b@h>")
+        )
+        assert isinstance(response, LocalResponse)
+        assert "certificate verify failed" in response.reason
+        # resolved from bridge.test (as resolve() does for a host name): checked against that name
+        request = client.new_request("OPTIONS", uri, from_uri="<sip:c@h>", to_uri="<sip:b@h>")
+        client._complete(request, "tls", contact=None)
+        named = TransportAddress("tls", "127.0.0.1", port, name="bridge.test")
+        assert named == TransportAddress("tls", "127.0.0.1", port)  # the name is not part of the address
+        assert (await client.transactions.send_request(request, named)).code == 200
