@@ -13,6 +13,11 @@ DTLS role (RFC 5763 section 5, XEP-0320): an offer says `actpass`; an answer to 
 `setup` from the peer (old clients), the ICE-controlling side is the DTLS server, as aiortc does.
 
 RTP arrives decrypted through `on_rtp`; `send()` protects and sends synchronously on the nominated pair.
+Once DTLS is up, SRTP goes from the socket's protocol straight to the leg (no queue, no task per packet).
+
+This reaches into aiortc/aioice internals (the gatherer's connection, the DTLS transport's SRTP sessions and
+role, aioice's protocols and nominated pair), which is why pyproject pins aiortc below 1.16; the tests in
+tests/media exercise each of them against an unmodified aiortc peer.
 """
 
 from __future__ import annotations
