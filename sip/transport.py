@@ -438,11 +438,12 @@ def response_destination(via: Via, source: Source) -> TransportAddress:
     return TransportAddress(protocol, host, port)
 
 
-async def resolve(uri: URI) -> TransportAddress:
+async def resolve(uri: URI, family: int = 0) -> TransportAddress:
     """The transport address a request to `uri` goes to (RFC 3263 reduced: no NAPTR/SRV).
 
     The transport is the `transport` parameter, else TLS for `sips:`, else UDP; the host must be an IP
-    literal or resolve through the system resolver (A/AAAA only); the port defaults per transport.
+    literal or resolve through the system resolver (A/AAAA only; `family` AF_INET or AF_INET6 keeps the
+    answers our sockets can reach); the port defaults per transport.
     """
     transport = uri.parameters.get("transport")
     if transport:
@@ -461,7 +462,7 @@ async def resolve(uri: URI) -> TransportAddress:
         loop = asyncio.get_running_loop()
         kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
         try:
-            infos = await loop.getaddrinfo(host, port, type=kind)
+            infos = await loop.getaddrinfo(host, port, family=family, type=kind)
         except OSError as exc:
             raise TransportError(f"cannot resolve {host}: {exc}") from exc
         return TransportAddress(protocol, str(infos[0][4][0]), port, name=host)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import replace
@@ -373,7 +374,7 @@ class UserAgent:
         request = dialog.new_request("ACK")
         dialog.local_cseq = saved
         request.body = body
-        destination = await resolve(dialog.next_hop())
+        destination = await self.resolve(dialog.next_hop())
         self._complete(request, destination.protocol, contact=False)
         self._acks[(dialog.call_id, invite_cseq)] = (request, destination)
         asyncio.get_running_loop().call_later(
@@ -395,7 +396,7 @@ class UserAgent:
         if routes:
             cancel.headers.setlist("Route", list(routes))
         try:
-            destination = await resolve(self.next_hop(invite))
+            destination = await self.resolve(self.next_hop(invite))
         except TransportError as exc:
             return local_response(cancel, 503, f"transport error: {exc}")
         destination = TransportAddress(invite.via[0].transport.lower(), destination.host, destination.port)
@@ -436,6 +437,11 @@ class UserAgent:
             if self._unacked.get(key) is asyncio.current_task():
                 del self._unacked[key]
 
+    async def resolve(self, uri: URI) -> TransportAddress:
+        """`sip.transport.resolve`, keeping the addresses of our listeners' family (IPv4 or IPv6)."""
+        families = {socket.AF_INET6 if ":" in a.host else socket.AF_INET for a in self.listen_addresses}
+        return await resolve(uri, families.pop() if len(families) == 1 else 0)
+
     @staticmethod
     def next_hop(request: Request) -> URI:
         routes = request.route
@@ -453,7 +459,7 @@ class UserAgent:
     ) -> Response:
         hop = next_hop or self.next_hop(request)
         try:
-            destination = await resolve(hop)
+            destination = await self.resolve(hop)
             self._complete(request, destination.protocol, contact=contact)
         except TransportError as exc:
             log.info("sip.request.unroutable", method=request.method, uri=str(request.uri), error=str(exc))

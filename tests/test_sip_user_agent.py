@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -822,3 +823,27 @@ async def test_tls_certificate_checked_against_the_host_name(tmp_path: Path) -> 
         named = TransportAddress("tls", "127.0.0.1", port, name="bridge.test")
         assert named == TransportAddress("tls", "127.0.0.1", port)  # the name is not part of the address
         assert (await client.transactions.send_request(request, named)).code == 200
+
+
+async def test_host_names_resolve_to_the_family_we_listen_on(
+    ua: UserAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An IPv4 user agent asks the resolver for IPv4 answers only (the resolver is faked: no DNS in tests)."""
+    asked: list[int] = []
+
+    async def getaddrinfo(
+        host: str, port: int, *, family: int = 0, type: int = 0
+    ) -> list[tuple[object, ...]]:
+        asked.append(family)
+        answers = [
+            (socket.AF_INET6, type, 0, "", ("::1", port, 0, 0)),
+            (socket.AF_INET, type, 0, "", ("127.0.0.1", port)),
+        ]
+        return [a for a in answers if family in (0, a[0])]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    destination = await ua.resolve(URI.parse("sip:x@bridge.test:5999;transport=tcp"))
+    assert asked == [socket.AF_INET]
+    assert (destination.protocol, destination.host, destination.port, destination.name) == (
+        "tcp", "127.0.0.1", 5999, "bridge.test",
+    )  # fmt: skip
