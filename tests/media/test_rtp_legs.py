@@ -60,7 +60,8 @@ async def test_raw_udp_jingle_leg_relays_to_a_sip_leg_and_latches() -> None:
         jingle.local_port,
     )
     sip.set_codecs(PCMU)
-    sip.set_remote("192.0.2.1", 9)  # what a phone behind NAT announces: never reached, latching fixes it
+    # what a phone behind NAT announces is not where it sends from (kept on loopback: a port nobody reads)
+    sip.set_remote(ADDRESS, 9)
     ended: list[CallEnded] = []
     call = MediaCall(jingle, sip, silence_timeout=5, on_end=ended.append)
     call.start()
@@ -68,7 +69,7 @@ async def test_raw_udp_jingle_leg_relays_to_a_sip_leg_and_latches() -> None:
         phone.sendto(build_rtp(RtpPacket(0, True, 1, 160, 7, b"\xff" * 160)), (ADDRESS, sip.local_port))
         data, addr = await receive(client)
         assert addr == (ADDRESS, jingle.local_port) and parse_rtp(data).payload == b"\xff" * 160
-        assert sip.latched and sip.remote == phone.getsockname()
+        assert sip.latched and sip.remote == phone.getsockname() and sip.packets_sent == 0
         client.sendto(build_rtp(RtpPacket(0, True, 1, 160, 8, b"\x7f" * 160)), (ADDRESS, jingle.local_port))
         data, addr = await receive(phone)
         assert addr == (ADDRESS, sip.local_port) and parse_rtp(data).payload == b"\x7f" * 160
