@@ -36,6 +36,7 @@ DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
 MAX_MESSAGE_BYTES = 65_535  # default limit on one message, any transport
 MAX_HEADER_BYTES = 16_384  # on streams: the header block must end within this many bytes
 MAX_CONNECTIONS = 4_096  # TCP/TLS connections, accepted and opened; more are refused (closed at once)
+IDLE_TIMEOUT = 900.0  # seconds without traffic after which a TCP/TLS connection is closed
 UDP_MAX_PAYLOAD = 65_507
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 # RFC 3261 §18.1.1: a request over 1300 bytes (path MTU unknown) goes over a congestion-controlled transport
@@ -151,6 +152,7 @@ class StreamConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._framer = StreamFramer(owner.max_message_bytes)
         self.closed = asyncio.get_running_loop().create_future()
+        self.last_activity = asyncio.get_running_loop().time()
 
     @property
     def is_open(self) -> bool:
@@ -169,6 +171,7 @@ class StreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None
+        self.last_activity = asyncio.get_running_loop().time()
         try:
             frames = self._framer.feed(data)
         except FramingError as exc:
@@ -181,6 +184,7 @@ class StreamConnection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
             raise TransportError(f"connection to {self.peer} is closed")
+        self.last_activity = asyncio.get_running_loop().time()
         self._transport.write(data)
 
     def close(self) -> None:
@@ -220,6 +224,7 @@ class Transport:
         max_connections: int = MAX_CONNECTIONS,
         tls_client_context: ssl.SSLContext | None = None,
         connect_timeout: float = 5.0,
+        idle_timeout: float = IDLE_TIMEOUT,
         trace: bool = False,
     ) -> None:
         self.on_message = on_message
@@ -228,6 +233,8 @@ class Transport:
         self.max_connections = max_connections
         self.tls_client_context = tls_client_context
         self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self._reaper: asyncio.TimerHandle | None = None
         self._listen: dict[str, TransportAddress] = {}
         self._udp: _DatagramEndpoint | None = None
         self._servers: list[asyncio.Server] = []
@@ -278,6 +285,9 @@ class Transport:
         return tuple(self._listen)
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         for server in self._servers:
             server.close()
         for connection in list(self._connections.values()):
@@ -330,6 +340,24 @@ class Transport:
             connection.close()
             return
         self._connections[connection.peer] = connection
+        if self._reaper is None:
+            self._schedule_reaper()
+
+    def _schedule_reaper(self) -> None:
+        interval = min(60.0, self.idle_timeout / 2)
+        self._reaper = asyncio.get_running_loop().call_later(interval, self._reap)
+
+    def _reap(self) -> None:
+        """Close connections idle for longer than `idle_timeout` (both ways: a peer that keeps its connection
+        alive sends CRLF keep-alives, RFC 5626)."""
+        self._reaper = None
+        deadline = asyncio.get_running_loop().time() - self.idle_timeout
+        for connection in list(self._connections.values()):
+            if connection.last_activity < deadline:
+                log.info("sip.stream.idle", peer=str(connection.peer))
+                connection.close()
+        if self._connections:
+            self._schedule_reaper()
 
     def _connection_lost(self, connection: StreamConnection) -> None:
         if connection.peer is not None and self._connections.get(connection.peer) is connection:

@@ -48,6 +48,7 @@ from sip.messages import (
 )
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
 from sip.transport import (
+    IDLE_TIMEOUT,
     MAX_CONNECTIONS,
     MAX_MESSAGE_BYTES,
     UDP_COMFORTABLE,
@@ -179,6 +180,7 @@ class UserAgent:
         timers: Timers | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
         user_agent: str = USER_AGENT,
         contact_user: str | None = None,
         trace: bool = False,
@@ -198,6 +200,7 @@ class UserAgent:
             self._on_message,
             max_message_bytes=max_message_bytes,
             max_connections=max_connections,
+            idle_timeout=idle_timeout,
             tls_client_context=tls_client_context,
             trace=trace,
         )

@@ -847,3 +847,14 @@ async def test_host_names_resolve_to_the_family_we_listen_on(
     assert (destination.protocol, destination.host, destination.port, destination.name) == (
         "tcp", "127.0.0.1", 5999, "bridge.test",
     )  # fmt: skip
+
+
+async def test_idle_connections_are_closed() -> None:
+    port = free_port_both()
+    async with UserAgent([TransportAddress("tcp", "127.0.0.1", port)], idle_timeout=0.3) as agent:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by us after ~0.3-0.45 s
+            assert not agent.transport._connections
+        finally:
+            writer.close()
