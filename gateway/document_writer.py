@@ -3,12 +3,16 @@
 Equal models give equal bytes. `state` is always written on the root, `users`, each `user` and `endpoint`
 and each URI list (Dino ignores a full document unless every user says `state="full"`). Extensions are
 written back where they were, after the schema's own children; foreign attributes get `ns0`, `ns1`, ...
-prefixes declared on their element. A version outside 0..2^32-1 is refused (ValueError), not written.
+prefixes. Every namespace other than the document's is declared once, on the root (an extension's own
+declaration stays on it only where its prefix is bound otherwise), so the output stays the size of what was
+parsed however many elements use a namespace. A version outside 0..2^32-1 is refused (ValueError), not
+written.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -76,8 +80,8 @@ def _open(w: Append, name: str, node: Node, attrs: str = "") -> None:
 
 
 def _close(w: Append, name: str, node: Extensible) -> None:
-    for ext in node.extensions:
-        w(ext.xml)
+    if node.extensions:
+        w(_extensions(node))
     w(f"</{name}>")
 
 
@@ -209,7 +213,77 @@ def _foreign(node: Node) -> str:
 
 
 def _extensions(node: Extensible) -> str:
-    return "".join(ext.xml for ext in node.extensions) if node.extensions else ""
+    if not node.extensions:
+        return ""
+    bind = _current.namespaces.bind
+    out = []
+    for ext in node.extensions:
+        head, declarations, rest = _fragment_parts(ext.xml)
+        kept = [text for prefix, uri, text in declarations if not prefix or not bind(prefix, uri)]
+        out.append(ext.xml if len(kept) == len(declarations) else head + "".join(kept) + rest)
+    return "".join(out)
+
+
+# The namespace declarations lxml writes on an extension's root element, first after its name.
+_FRAGMENT_HEAD = re.compile(r'<[^\s/>]+(?:\s+xmlns(?::[^\s="]+)?="[^"&]*")+')
+_DECLARATION = re.compile(r'\s+xmlns(?::([^\s="]+))?="([^"&]*)"')
+
+
+@lru_cache(maxsize=4096)
+def _fragment_parts(xml: str) -> tuple[str, tuple[tuple[str, str, str], ...], str]:
+    """An extension as (its root's name, the namespace declarations on its root as (prefix, URI, text),
+    the rest). The default namespace has the prefix "" (never moved); a URI with a character reference
+    is not matched (it stays where it is)."""
+    match = _FRAGMENT_HEAD.match(xml)
+    if match is None:
+        return xml, (), ""
+    head = match.group()
+    start = head.index("xmlns") - 1
+    declarations = tuple(
+        (m.group(1) or "", m.group(2), m.group()) for m in _DECLARATION.finditer(head, start)
+    )
+    return head[:start], declarations, xml[match.end() :]
+
+
+class _Namespaces:
+    """The foreign namespaces of the document being written, all declared on its root."""
+
+    __slots__ = ("by_prefix", "by_uri")
+
+    def __init__(self) -> None:
+        self.by_prefix: dict[str, str] = {}
+        self.by_uri: dict[str, str] = {}
+
+    def bind(self, prefix: str, uri: str) -> bool:
+        """Declare `prefix` for `uri` on the root; False when the root binds `prefix` to another URI."""
+        known = self.by_prefix.get(prefix)
+        if known is None:
+            self.by_prefix[prefix] = uri
+            self.by_uri.setdefault(uri, prefix)
+            return True
+        return known == uri
+
+    def prefix(self, uri: str) -> str:
+        """The prefix of `uri` for foreign attributes (`ns0`, `ns1`, ... unless one is bound already)."""
+        known = self.by_uri.get(uri)
+        if known is None:
+            n = len(self.by_prefix)
+            while f"ns{n}" in self.by_prefix:
+                n += 1
+            known = f"ns{n}"
+            self.by_prefix[known] = uri
+            self.by_uri[uri] = known
+        return known
+
+    def declarations(self) -> str:
+        return "".join(f' xmlns:{prefix}="{_attr(uri)}"' for prefix, uri in self.by_prefix.items())
+
+
+class _Current(threading.local):
+    namespaces: _Namespaces
+
+
+_current = _Current()  # the document being written, per thread
 
 
 def _execution_text(name: str, e: Execution) -> str:
@@ -259,30 +333,36 @@ def _endpoint(e: Endpoint) -> str:
 
 
 def _foreign_attributes(attrs: Mapping[str, str]) -> str:
-    return _foreign_attribute_text(tuple(attrs.items())) if attrs else ""
+    """` ns0:name="value"` for foreign attributes, their namespaces declared on the root."""
+    if not attrs:
+        return ""
+    prefix = _current.namespaces.prefix
+    return "".join(
+        f" {'xml' if namespace == _XML_NS else prefix(namespace)}:{text}"
+        for namespace, text in _foreign_attribute_parts(tuple(attrs.items()))
+    )
 
 
 @lru_cache(maxsize=4096)
-def _foreign_attribute_text(items: tuple[tuple[str, str], ...]) -> str:
-    """` xmlns:ns0="..." ns0:name="value"` for foreign attributes. Memoised: the same few sets (the
-    gateway's own `original` marker on every translated user) recur in every document."""
-    declared: dict[str, str] = {}
-    parts: list[str] = []
+def _foreign_attribute_parts(items: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """(namespace, `name="value"`) of each foreign attribute. Memoised: the same few sets (the gateway's
+    own `original` marker on every translated user) recur in every document."""
+    parts = []
     for clark, value in items:
         namespace, _, local = clark[1:].partition("}")
-        if namespace == _XML_NS:
-            prefix = "xml"
-        else:
-            prefix = declared.get(namespace) or declared.setdefault(namespace, f"ns{len(declared)}")
-        parts.append(f' {prefix}:{local}="{_attr(value)}"')
-    decls = "".join(f' xmlns:{prefix}="{_attr(ns)}"' for ns, prefix in declared.items())
-    return decls + "".join(parts)
+        parts.append((namespace, f'{local}="{_attr(value)}"'))
+    return tuple(parts)
 
 
 def serialize_text(doc: ConferenceInfo) -> str:
     """The document as a string, without the XML declaration."""
     out: list[str] = []
+    namespaces = _Namespaces()
+    _current.namespaces = namespaces
     _conference(out.append, "conference-info", doc, f' xmlns="{NAMESPACE}"')
+    declarations = namespaces.declarations()
+    if declarations:
+        out[0] = out[0][:-1] + declarations + ">"  # the root's start tag
     return "".join(out)
 
 

@@ -18,6 +18,7 @@ from gateway.conference_info import (
     NAMESPACE,
     ConferenceInfo,
     EndpointStatus,
+    Extension,
     MediaStatus,
     SidebarsByVal,
     State,
@@ -460,3 +461,48 @@ def test_many_small_extensions_within_the_limits_are_kept() -> None:
     data = _foreign_elements("urn:f", 99_000)  # 594 KB
     info = parse(data)
     assert len(info.user_map()["a"].extensions) == 99_000
+
+
+def test_namespaces_of_extensions_and_foreign_attributes_are_declared_once_on_the_root() -> None:
+    # 594 KB in; re-declared on each of the 99,000 elements it was 2.1 MB out, which our own limit refused.
+    data = _foreign_elements("urn:f", 99_000)
+    info = parse(data)
+    out = serialize(info)
+    assert len(out) < 1.1 * len(data) and out.count(b'"urn:f"') == 1
+    assert parse(out) == info
+    users = "".join(f'<user entity="u{i}" f:x="{i}"><f:e/></user>' for i in range(2_000))
+    data = (
+        f'<conference-info xmlns="{NAMESPACE}" xmlns:f="urn:example:a-longer-namespace" entity="sip:c@x.org"'
+        f' f:x="root"><users>{users}</users></conference-info>'
+    ).encode()
+    info = parse(data)
+    out = serialize(info)
+    # on the root: once for the prefix of the attributes (ns0), once for that of the extensions (f)
+    assert out.count(b"urn:example:a-longer-namespace") == 2
+    assert parse(out) == info and serialize(parse(out)) == out
+
+
+def test_a_prefix_bound_twice_keeps_its_local_declaration() -> None:
+    # Two extensions use the prefix `p` for two namespaces; foreign attributes need prefixes of their own.
+    info = ConferenceInfo(
+        entity="sip:c@x.org",
+        other_attributes={"{urn:attr}x": "1"},
+        users=Users(
+            users=[
+                User(entity="a", extensions=(Extension(xml='<p:e xmlns:p="urn:one"/>'),)),
+                User(
+                    entity="b",
+                    other_attributes={"{urn:one}y": "2", "{urn:two}z": "3"},
+                    extensions=(
+                        Extension(xml='<p:e xmlns:p="urn:two"><p:f/></p:e>'),
+                        Extension(xml='<ns0:e xmlns:ns0="urn:three"/>'),
+                        Extension(xml='<e xmlns="urn:four"/>'),
+                    ),
+                ),
+            ]
+        ),
+    )
+    out = serialize(info)
+    assert_schema_valid(out)
+    assert parse(out) == info
+    assert out.count(b'"urn:one"') == 1
