@@ -43,7 +43,8 @@ EndHandler = Callable[[CallEnded], None]
 
 class MediaCall:
     """Owns `a` and `b` (already negotiated: codecs set). `start()` wires the relay and arms the watchdog;
-    a leg that has received nothing since `start()` counts its silence from there."""
+        a leg that has received nothing since `start()` counts its silence from there. The watchdog also has
+    each leg that can send RTCP (the Jingle leg, rtcp-mux) report every `rtcp_interval` seconds."""
 
     def __init__(
         self,
@@ -51,11 +52,13 @@ class MediaCall:
         b: MediaLeg,
         *,
         silence_timeout: float = 30.0,
+        rtcp_interval: float = 5.0,
         on_end: EndHandler | None = None,
         opus_complexity: int = 1,
     ) -> None:
         self.a, self.b = a, b
         self.silence_timeout = silence_timeout
+        self.rtcp_interval = rtcp_interval
         self.on_end = on_end
         self._opus_complexity = opus_complexity
         self.relay = Relay(a, b, opus_complexity=opus_complexity)
@@ -89,6 +92,7 @@ class MediaCall:
                 if now - leg.last_received > self.silence_timeout:
                     self._end(CallEnded(leg.name, "silence"))
                     return
+                leg.rtcp_due(now, self.rtcp_interval)
 
     def _leg_failed(self, leg: MediaLeg, reason: str) -> None:
         self._end(CallEnded(leg.name, reason))

@@ -102,7 +102,7 @@ class _DtlsTransport(RTCDtlsTransport):
         self._leg._received_rtp(data)
 
     async def _handle_rtcp_data(self, data: bytes) -> None:
-        self._leg._received_other()
+        self._leg._received_rtcp(data)
 
 
 class JingleLeg(MediaLeg):
@@ -123,6 +123,7 @@ class JingleLeg(MediaLeg):
         self._gatherer._connection = self._connection
         self._ice = RTCIceTransport(self._gatherer)
         self._dtls = _DtlsTransport(self, self._ice, self._certificate)
+        self.rtcp_enabled = True  # rtcp-mux: reports go on the one ICE component
         self._remote_ufrag: str | None = None
         self._remote_pwd: str | None = None
         self._remote_fingerprints: list[RTCDtlsFingerprint] = []
@@ -274,8 +275,7 @@ class JingleLeg(MediaLeg):
     def _srtp_received(self, data: bytes) -> None:
         try:
             if is_rtcp(data):
-                self._rx_srtp.unprotect_rtcp(data)
-                self._received_other()
+                self._received_rtcp(self._rx_srtp.unprotect_rtcp(data))
             else:
                 self._received_rtp(self._rx_srtp.unprotect(data))
         except pylibsrtp.Error:
@@ -285,9 +285,13 @@ class JingleLeg(MediaLeg):
         pair = self._send_pair
         if pair is None or not self.sending or self.closed:
             return
-        protected = self._tx_srtp.protect_rtcp(data) if is_rtcp(data) else self._tx_srtp.protect(data)
+        if is_rtcp(data):
+            protected = self._tx_srtp.protect_rtcp(data)
+        else:
+            protected = self._tx_srtp.protect(data)
+            self.packets_sent += 1
+            self._sent_rtp(data)
         pair.protocol.transport.sendto(protected, pair.remote_addr)
-        self.packets_sent += 1
 
     async def close(self) -> None:
         if self.closed:

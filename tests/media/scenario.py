@@ -119,7 +119,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.wait_for(jingle.connected.wait(), 10)
         result["codecs"] = {"jingle": jingle.codec and jingle.codec.name, "sip": sip.codec and sip.codec.name}
         used_ports = [sip.local_port, jingle._connection.local_candidates[0].port]
-        call = MediaCall(jingle, sip, silence_timeout=args.silence_timeout, on_end=ended.append)
+        call = MediaCall(
+            jingle, sip, silence_timeout=args.silence_timeout, rtcp_interval=1.0, on_end=ended.append
+        )
         call.start()
         result["transcoding"] = call.relay.transcoding
         started = time.monotonic()
@@ -131,6 +133,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await peer.command("sndcode", "9")
             await client.send_dtmf("3")
             await asyncio.sleep(args.seconds / 2)
+            # what the client's aiortc made of our RTCP: our SR and our report block on its stream
+            stats = await client.pc.getStats()
+            result["client_rtcp"] = sorted(
+                {s.type for s in stats.values() if s.type in ("remote-outbound-rtp", "remote-inbound-rtp")}
+            )
             result["bye_status"] = await uac.bye((ADDRESS, 5070))
             await call.close()
         else:
@@ -153,7 +160,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["stats"] = {
             "jingle_to_sip": vars(call.relay.a_to_b.stats),
             "sip_to_jingle": vars(call.relay.b_to_a.stats),
-            "jingle": {"received": jingle.packets_received, "sent": jingle.packets_sent},
+            "jingle": {
+                "received": jingle.packets_received,
+                "sent": jingle.packets_sent,
+                "rtcp_sent": jingle.rtcp_sent,
+            },
             "sip": {
                 "received": sip.packets_received,
                 "sent": sip.packets_sent,

@@ -73,6 +73,8 @@ def test_tone_both_ways_g711_to_opus_transcoded(sip_codec: str) -> None:
     assert_tone(result["sip_received"], 440)  # the Jingle client's tone, reaching baresip as G.711
     assert_tone(result["jingle_received"], 880)  # baresip's tone, reaching the client as opus
     assert result["stats"]["sip"]["latched"] is True
+    assert result["stats"]["jingle"]["rtcp_sent"] >= 2
+    assert result["client_rtcp"] == ["remote-inbound-rtp", "remote-outbound-rtp"]  # aiortc read our SR/RR
     assert result["bye_status"] == 200
     assert_clean_end(result)
 
