@@ -86,7 +86,8 @@ class Room:
         one), translated, and merged into each protocol's view; after a loss, or the first time, the views are
         built afresh from the whole state."""
         afresh = self._canonical is None or self._lost
-        change = None if afresh else diff(self._canonical, state)
+        # Each view's version is its own, set below: the upstream's (which may be the last, 2^32-1) is not used.
+        change = None if afresh else diff(self._canonical, state, version=1)
         if not afresh and change is None:
             return False
         shown: dict[Protocol, ConferenceInfo] = {}

@@ -156,3 +156,13 @@ def test_views_built_from_changes_equal_the_translation_of_the_whole(data: st.Da
             expected = whole.model_copy(update={"entity": ADDRESS.of(protocol), "version": None})
             assert r.state(protocol).model_copy(update={"version": None}) == expected
     assert versions == sorted(versions)
+
+
+def test_an_upstream_past_the_last_32_bit_version_is_still_followed() -> None:
+    # The bridge's counter reached 2^32-1; its next subscription starts again at 1. The room's views have
+    # versions of their own, so the upstream's cannot overflow them.
+    r = room()
+    assert Upstream(r).receive(KAMAILIO_FULL.replace(b'version="1"', b'version="4294967295"'))
+    restarted = merge(parse(KAMAILIO_FULL), parse(BOB_JOINS))
+    assert Upstream(r).receive(restarted)
+    assert users(r.state(Protocol.SIP)) == ["sip:alice@example.net", "sip:bob@example.net"]
