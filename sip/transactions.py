@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import structlog
 from sipmessage import CSeq, Request, Response
 
-from sip.messages import create_response, cseq_of, local_response, top_via
+from sip.messages import create_response, cseq_of, from_tag, local_response, top_via
 from sip.transport import Source, Transport, TransportAddress, TransportError
 
 log = structlog.get_logger(__name__)
@@ -332,6 +332,19 @@ class TransactionLayer:
         via = top_via(response)
         key = (via.parameters.get("branch") or "", f"{via.host}:{via.port or ''}", cseq_of(response).method)
         return self._servers.get(key)
+
+    def pending_invite(self, call_id: str, local_tag: str | None) -> ClientTransaction | None:
+        """Our INVITE of that call still waiting for its final response (the latest, if a challenge made
+        us send it again): what a CANCEL must match."""
+        pending = [
+            t
+            for t in self._clients.values()
+            if t.invite
+            and t.state in (State.CALLING, State.PROCEEDING)
+            and t.request.call_id == call_id
+            and from_tag(t.request) == local_tag
+        ]
+        return max(pending, key=lambda t: cseq_of(t.request).sequence, default=None)
 
     def invite_transaction_for(self, cancel: Request) -> ServerTransaction | None:
         """The INVITE server transaction a CANCEL refers to (§9.2)."""

@@ -39,6 +39,8 @@ from sip.digest import Credentials, DigestError, digest_response, parse_challeng
 from sip.messages import (
     LocalResponse,
     create_response,
+    cseq_of,
+    from_tag,
     local_response,
     new_branch,
     new_call_id,
@@ -212,7 +214,10 @@ class UserAgent:
         self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
         self._unacked: dict[tuple[str, int], asyncio.Task[None]] = {}  # 2xx to INVITE awaiting the ACK
         self._no_tcp: dict[tuple[str, int], float] = {}
-        self._closing = False  # peers that refused TCP, until when
+        self._closing = False
+        self._credentials: dict[
+            tuple[str, int], list[tuple[str, list[str]]]
+        ] = {}  # for the ACK of a 2xx  # peers that refused TCP, until when
 
     # -- life cycle ------------------------------------------------------------------------------------
 
@@ -331,6 +336,8 @@ class UserAgent:
             response = await self._send_once(
                 request, next_hop=next_hop, contact=contact, on_provisional=on_provisional
             )
+            if request.method == "INVITE" and 200 <= response.code < 300:
+                self._remember_credentials(request)
             if response.code not in (401, 407) or not credentials:
                 return response
             retry = self._authorize(request, response, credentials, answered, dialog)
@@ -377,6 +384,8 @@ class UserAgent:
         request = dialog.new_request("ACK")
         dialog.local_cseq = saved
         request.body = body
+        for name, values in self._credentials.pop((dialog.call_id, invite_cseq), []):
+            request.headers.setlist(name, values)  # §22.1: the ACK carries the INVITE's credentials
         destination = await self.resolve(dialog.next_hop())
         self._complete(request, destination.protocol, contact=False)
         self._acks[(dialog.call_id, invite_cseq)] = (request, destination)
@@ -387,22 +396,29 @@ class UserAgent:
 
     async def cancel(self, invite: Request) -> Response:
         """CANCEL an INVITE we sent that has had a provisional response (§9.1): same Request-URI, Call-ID,
-        From, To, Route, CSeq number and top Via (branch) as the INVITE. Returns the CANCEL's response;
-        the INVITE's own transaction then ends with 487."""
+        From, To, Route, CSeq number and top Via (branch) as the INVITE as it was last sent (after a Digest
+        challenge, that is the retried one), to the same destination. Returns the CANCEL's response; the
+        INVITE's own transaction then ends with 487."""
+        pending = self.transactions.pending_invite(invite.call_id, from_tag(invite))
+        if pending is not None:
+            invite = pending.request
         cancel = Request("CANCEL", invite.uri)
         cancel.headers.set("Via", invite.headers.getlist("Via")[0])
         for name in ("From", "To", "Call-ID"):
             cancel.headers.set(name, invite.headers[name])
-        cancel.cseq = CSeq(invite.cseq.sequence, "CANCEL")
+        cancel.cseq = CSeq(cseq_of(invite).sequence, "CANCEL")
         cancel.max_forwards = 70
         routes = invite.headers.getlist("Route")
         if routes:
             cancel.headers.setlist("Route", list(routes))
-        try:
-            destination = await self.resolve(self.next_hop(invite))
-        except TransportError as exc:
-            return local_response(cancel, 503, f"transport error: {exc}")
-        destination = TransportAddress(invite.via[0].transport.lower(), destination.host, destination.port)
+        if pending is not None:
+            destination = pending.destination
+        else:
+            try:
+                destination = await self.resolve(self.next_hop(invite))
+            except TransportError as exc:
+                return local_response(cancel, 503, f"transport error: {exc}")
+            destination = replace(destination, protocol=top_via(invite).transport.lower())
         return await self.transactions.send_request(cancel, destination)
 
     async def send_response(self, response: Response) -> None:
@@ -444,6 +460,16 @@ class UserAgent:
         """`sip.transport.resolve`, keeping the addresses of our listeners' family (IPv4 or IPv6)."""
         families = {socket.AF_INET6 if ":" in a.host else socket.AF_INET for a in self.listen_addresses}
         return await resolve(uri, families.pop() if len(families) == 1 else 0)
+
+    def _remember_credentials(self, invite: Request) -> None:
+        saved = [(n, list(invite.headers.getlist(n))) for n in ("Authorization", "Proxy-Authorization")]
+        saved = [(name, values) for name, values in saved if values]
+        if saved:
+            key = (invite.call_id, cseq_of(invite).sequence)
+            self._credentials[key] = saved
+            asyncio.get_running_loop().call_later(
+                self.transactions.timers.timeout, self._credentials.pop, key, None
+            )
 
     @staticmethod
     def next_hop(request: Request) -> URI:

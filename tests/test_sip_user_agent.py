@@ -858,3 +858,68 @@ async def test_idle_connections_are_closed() -> None:
             assert not agent.transport._connections
         finally:
             writer.close()
+
+
+async def next_request(
+    peer: RawUdpPeer, method: str, call_id: str | None = None, cseq: int | None = None
+) -> Request:
+    """The next request of `method` (and Call-ID, CSeq): with T1 = 50 ms, retransmissions and the ACKs of
+    earlier finals come and go in between."""
+    while True:
+        request = await peer.receive_request()
+        if (
+            request.method == method
+            and call_id in (None, request.call_id)
+            and cseq in (None, request.cseq.sequence)
+        ):
+            return request
+
+
+async def test_cancel_and_ack_follow_a_challenged_invite(ua: UserAgent, peer: RawUdpPeer) -> None:
+    """After a 407 the INVITE goes again (CSeq 2, new branch): a CANCEL matches that one, and the ACK of a
+    2xx carries its Proxy-Authorization (RFC 3261 22.1)."""
+    challenge = 'Proxy-Authenticate: Digest realm="bridge", nonce="n1", qop="auth"'
+    credentials = [Credentials("gw", "pw")]
+
+    def invite() -> Request:
+        return ua.new_request(
+            "INVITE", f"sip:conf@127.0.0.1:{peer.port}", from_uri="<sip:gw@h>", to_uri="<sip:c@h>"
+        )
+
+    first_invite = invite()
+    task = asyncio.create_task(ua.send(first_invite, credentials=credentials))
+    first = await next_request(peer, "INVITE", first_invite.call_id, 1)
+    peer.send(answer(first, 407, "Proxy Authentication Required", challenge), ua.local_address().port)
+    second = await next_request(peer, "INVITE", first_invite.call_id, 2)
+    assert second.cseq.sequence == 2
+    assert second.headers.get("Proxy-Authorization") is not None
+    peer.send(answer(second, 180, "Ringing"), ua.local_address().port)
+    await asyncio.sleep(0.05)
+    cancel_task = asyncio.create_task(ua.cancel(first_invite))  # the request object the caller has
+    cancel = await next_request(peer, "CANCEL", first_invite.call_id)
+    assert (cancel.cseq.sequence, cancel.via[0].parameters["branch"]) == (
+        2,
+        second.via[0].parameters["branch"],
+    )
+    peer.send(answer(cancel, 200, "OK"), ua.local_address().port)
+    peer.send(answer(second, 487, "Request Terminated"), ua.local_address().port)
+    assert (await cancel_task).code == 200
+    assert (await task).code == 487
+
+    other = invite()
+    task = asyncio.create_task(ua.send(other, credentials=credentials))
+    first = await next_request(peer, "INVITE", other.call_id, 1)
+    peer.send(answer(first, 407, "Proxy Authentication Required", challenge), ua.local_address().port)
+    second = await next_request(peer, "INVITE", other.call_id, 2)
+    peer.send(
+        answer(second, 200, "OK", f"Contact: <sip:conf@127.0.0.1:{peer.port}>"), ua.local_address().port
+    )
+    response = await task
+    assert response.code == 200
+    dialog = Dialog.from_response(other, response)
+    await ua.send_ack(dialog, response.cseq.sequence)
+    ack = await next_request(peer, "ACK", other.call_id, 2)
+    while ack.via[0].parameters["branch"] == second.via[0].parameters["branch"]:
+        ack = await next_request(peer, "ACK", other.call_id, 2)  # not a 2xx ACK: an in-transaction one
+    assert str(ack.uri) == f"sip:conf@127.0.0.1:{peer.port}"
+    assert ack.headers["Proxy-Authorization"] == second.headers["Proxy-Authorization"]
