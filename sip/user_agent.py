@@ -90,7 +90,8 @@ class IncomingRequest:
 
     `tag` is the To-tag every response carries: the request's own when it had one (in-dialog), else one
     made for this request (the local tag of the dialog a 2xx creates). An ACK for a 2xx has no transaction
-    and cannot be answered.
+    and cannot be answered; nor can a CANCEL the user agent answered itself (200, and 487 to its INVITE)
+    before passing it on so that the handler ends the session.
     """
 
     def __init__(
@@ -165,7 +166,9 @@ class IncomingRequest:
 
     async def send_response(self, response: Response) -> None:
         if self.transaction is None:
-            raise RuntimeError("an ACK cannot be answered")
+            raise RuntimeError(
+                f"{self.method} has no transaction to answer on (an ACK, or a CANCEL already answered)"
+            )
         await self.ua._answer(self.transaction, response)
 
 
