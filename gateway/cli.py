@@ -205,7 +205,23 @@ def _address_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+DaemonRunner = Callable[[Config], int]
+
+
+def _runner(run_daemon: DaemonRunner | None) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        config = _config(args.config)
+        if run_daemon is None:
+            log.error("this entry point has no daemon: use the coin-gateway command")
+            return EXIT_USAGE
+        configure_logging(config.logging.format if args.log_format == "auto" else args.log_format,
+                          config.logging.level if args.log_level is None else args.log_level)  # fmt: skip
+        return run_daemon(config)
+
+    return run
+
+
+def build_parser(run_daemon: DaemonRunner | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coin-gateway",
         description="SIP-XMPP conference gateway (RFC 4575 <-> XEP-0298 Coin).",
@@ -218,8 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="format of log lines on stderr",
     )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default=None,
+        help="default: info (for run: the configuration's logging.level)",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run the gateway daemon until SIGTERM (exit 1 listing every problem of the configuration)"
+    )
+    run.add_argument("--config", metavar="FILE", required=True)
+    run.set_defaults(run=_runner(run_daemon))
 
     doc = commands.add_parser("doc", help="work with conference-info documents").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -271,10 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, run_daemon: DaemonRunner | None = None) -> int:
+    """The command line; `run_daemon` runs `coin-gateway run` (the daemon lives outside the core)."""
+    args = build_parser(run_daemon).parse_args(argv)
     log_format: LogFormat = args.log_format
-    configure_logging(log_format, args.log_level)
+    configure_logging(log_format, args.log_level or "info")
     names = [name for name in (getattr(args, "file", None), getattr(args, "old", None), getattr(args, "new", None))
              if name is not None] + list(getattr(args, "files", []))  # fmt: skip
     if names.count("-") > 1:

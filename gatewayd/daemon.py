@@ -1,0 +1,543 @@
+"""The daemon: the core's bridge (`gateway.bridge`) wired to the SIP and XMPP adapters on one event loop.
+
+What comes from the adapters goes to the bridge as events; what the bridge asks for is done here
+(`_do`) and nowhere else:
+
+    XMPP (xmpp.component_service)          bridge                      SIP (sip.user_agent + machines)
+    a call to a room JID  ---------------> xmpp_call --> PlaceSipCall -----> INVITE to the focus
+    accepted <- AcceptXmppCall <---------- sip_leg_answered <--------------- 200 (isfocus Contact)
+                                           Subscribe ---------------------> SUBSCRIBE (one per room)
+    Coin IQs <- room_changed <------------ RoomChanged <-- upstream_state <- NOTIFY
+    session-initiate to the mixer <------- PlaceXmppCall <-- sip_call <----- INVITE to a room URI
+    the mixer's accept ------------------> xmpp_leg_accepted --> AnswerSipCall -> 200, Contact: room;isfocus
+    the mixer's Coin --------------------> mixer_coin --> RoomChanged ----> NOTIFY to the room's subscribers
+
+Room changes reach each side's recipients once per coalescing window. SIGTERM or SIGINT: every room ends
+(`terminated;reason=noresource` to its subscribers), every call ends on both sides, then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from lxml import etree
+from sipmessage import URI, Address, Request
+
+from gateway.bridge import (
+    AcceptXmppCall,
+    Action,
+    AnswerSipCall,
+    Bridge,
+    BridgeError,
+    EndSipCall,
+    EndXmppCall,
+    FocusKind,
+    HangUpSip,
+    PlaceSipCall,
+    PlaceXmppCall,
+    RejectSipCall,
+    RejectXmppCall,
+    RoomChanged,
+    RoomEnded,
+    RoomSpec,
+    Subscribe,
+    SubscribePolicy,
+    Unsubscribe,
+)
+from gateway.conference_info import ConferenceInfo
+from gateway.config import Config
+from gateway.errors import MergeError
+from gateway.sdp import SdpError, SessionDescription
+from gateway.translate import Protocol
+from gatewayd.negotiation import RelayedDescription, content_names, jingle_to_sdp, sdp_to_jingle, without_mids
+from sip.digest import Credentials
+from sip.driver import Driver, EventHandler, NotifyMachine, SubscribeMachine
+from sip.invite_agent import InviteAgent
+from sip.invite_session import (
+    CallFailed,
+    Ended,
+    Established,
+    IncomingCall,
+    InviteSession,
+    InviteSessions,
+)
+from sip.invite_session import Role as InviteRole
+from sip.notifier import ConferenceNotifier, NotifierConfig
+from sip.subscriber import (
+    ConferenceSubscriber,
+    ConferenceSubscribers,
+    Interrupted,
+    StateChanged,
+    Stopped,
+    SubscriberConfig,
+)
+from sip.transport import TransportAddress
+from sip.user_agent import IncomingRequest, UserAgent
+from xmpp.component_link import LinkSettings
+from xmpp.component_service import XmppComponent
+from xmpp.jingle_sdp import JingleSdpError
+from xmpp.rooms import Call
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_GRACE = 2.0  # seconds for the last NOTIFYs and session-terminates to go out
+
+
+# -- the rooms as each adapter sees them ---------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class SipRoom:
+    """A room for the SIP notifier (`sip.rooms.ConferenceRoom`)."""
+
+    daemon: Daemon
+    name: str
+    uri: str
+
+    def state(self) -> ConferenceInfo:
+        room = self.daemon.bridge.room(self.name)
+        assert room is not None
+        return room.state(Protocol.SIP)
+
+    def admits(self, subscriber: Address, request: Request) -> bool:
+        admitted = self.daemon.bridge.admits(self.name, str(subscriber.uri))
+        if not admitted:
+            log.info("subscription refused by policy", room=self.name, subscriber=str(subscriber.uri))
+        return admitted
+
+
+@dataclass(eq=False)
+class XmppRoom:
+    """A room for the XMPP adapter (`xmpp.rooms.ConferenceRoom`)."""
+
+    daemon: Daemon
+    name: str
+    jid: str
+
+    def state(self) -> ConferenceInfo:
+        room = self.daemon.bridge.room(self.name)
+        assert room is not None
+        return room.state(Protocol.XMPP)
+
+    def call(self, call: Call) -> None:
+        self.daemon.xmpp_call(self, call)
+
+    def hang_up(self, call: Call, reason: str) -> None:
+        self.daemon.xmpp_hang_up(call, reason)
+
+    def coin_received(self, call: Call, document: ConferenceInfo) -> None:
+        self.daemon.mixer_coin(call, document)
+
+    def answered(self, call: Call, contents: tuple[etree._Element, ...], isfocus: bool | None) -> None:
+        self.daemon.xmpp_answered(call, contents, isfocus)
+
+    def focus_changed(self, call: Call, isfocus: bool) -> None:
+        log.info("mixer focus changed", room=self.name, sid=call.sid, isfocus=isfocus)
+
+
+@dataclass
+class _Directory:
+    """Both adapters' room directories over the configured rooms."""
+
+    sip: dict[str, SipRoom] = field(default_factory=dict)  # by room name (the user part of its URI)
+    xmpp: dict[str, XmppRoom] = field(default_factory=dict)  # by bare JID
+
+
+class _SipRooms:
+    def __init__(self, directory: _Directory) -> None:
+        self._directory = directory
+
+    def find(self, uri: URI) -> SipRoom | None:
+        return self._directory.sip.get(uri.user or "")
+
+
+class _XmppRooms:
+    def __init__(self, directory: _Directory) -> None:
+        self._directory = directory
+
+    def find(self, jid: str) -> XmppRoom | None:
+        return self._directory.xmpp.get(jid)
+
+
+class _Dispatcher:
+    """The user agent's one request handler: the INVITE usage, else the event package."""
+
+    def __init__(self, invites: InviteAgent, events: EventHandler) -> None:
+        self.invites, self.events = invites, events
+
+    async def handle_request(self, request: IncomingRequest) -> None:
+        if self.invites.handles(request.message):
+            await self.invites.handle_request(request)
+        else:
+            await self.events.handle_request(request)
+
+
+# -- the daemon ---------------------------------------------------------------------------------------------
+
+
+class Daemon:
+    """One gateway process. `await serve()` runs it until SIGTERM/SIGINT (or `stop()`)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.addresses = config.address_map()
+        self.bridge = Bridge(
+            [
+                RoomSpec(r.name, FocusKind.SIP, r.sip_focus) if r.sip_focus is not None
+                else RoomSpec(r.name, FocusKind.XMPP, r.xmpp_focus or "")
+                for r in config.rooms
+            ],
+            self.addresses,
+            policy=SubscribePolicy(config.policy.subscribe),
+            allowed_domains=config.policy.domains,
+        )  # fmt: skip
+        self.window = config.limits.coalescing_window_ms / 1000
+        self.credentials = [
+            Credentials(c.username, c.password or "", c.realm) for c in config.sip.credentials
+        ]
+        self.directory = _Directory()
+        for name in self.bridge.room_names():
+            self.directory.sip[name] = SipRoom(self, name, f"sip:{name}@{config.sip.domain}")
+            jid = f"{name}@{config.xmpp.component}"
+            self.directory.xmpp[jid] = XmppRoom(self, name, jid)
+        # legs: the bridge's id of a call <-> each side's handle
+        self._sip_legs: dict[str, InviteSession] = {}
+        self._sip_by_session: dict[str, str] = {}  # InviteSession.key -> leg
+        self._sip_offers: dict[str, SessionDescription] = {}  # offers of calls we answer, until answered
+        self._xmpp_legs: dict[str, Call] = {}
+        self._xmpp_by_call: dict[tuple[str, str], str] = {}  # (peer, sid) -> leg
+        self._sip_due: dict[str, asyncio.TimerHandle] = {}
+        self._stopped = asyncio.Event()
+        self._started = False
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        config = self.config
+        listen = [TransportAddress(protocol, host, port) for protocol, host, port in config.sip.listeners()]
+        tls_context = None
+        if config.sip.tls_certificate is not None and config.sip.tls_key is not None:
+            tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls_context.load_cert_chain(config.sip.tls_certificate, config.sip.tls_key)
+        self.ua = UserAgent(listen, tls_server_context=tls_context)
+        await self.ua.start()
+        contacts = {address.protocol: self.ua.contact(address.protocol).uri for address in listen}
+        self._negotiators: list[RelayedDescription] = []
+        self.sessions = InviteSessions(contact=contacts, negotiator=self._negotiator, incoming_focus=True)
+        self.invites = InviteAgent(self.ua, self.sessions, on_report=self._invite_report)
+        self.notifier = ConferenceNotifier(
+            _SipRooms(self.directory),
+            contact=self.ua.contact(listen[0].protocol).uri,
+            clock=loop.time,
+            config=NotifierConfig(
+                min_expires=config.sip.min_expires,
+                max_expires=config.sip.max_expires,
+                default_expires=config.sip.max_expires,
+            ),
+        )
+        self.notifier_driver: Driver[SubscribeMachine] = Driver(
+            self.ua, self.notifier, on_report=self._notifier_report
+        )
+        self.subscribers = ConferenceSubscribers()
+        self.subscriber_driver: Driver[NotifyMachine] = Driver(
+            self.ua, self.subscribers, on_report=self._subscriber_report, credentials=self.credentials
+        )
+        self.ua.handler = _Dispatcher(
+            self.invites, EventHandler(subscribers=self.subscriber_driver, notifier=self.notifier_driver)
+        )
+        settings = LinkSettings(
+            config.xmpp.component, config.xmpp.secret, host=config.xmpp.host, port=config.xmpp.port,
+            max_stanza_bytes=config.limits.max_document_bytes,
+        )  # fmt: skip
+        self.component = XmppComponent(
+            settings, _XmppRooms(self.directory), coalescing_window=self.window,
+            limits=config.limits.parse_limits(),
+        )  # fmt: skip
+        self.component.start()
+        self._started = True
+        log.info(
+            "gateway started", sip=[f"{a.protocol}:{a.host}:{a.port}" for a in listen],
+            xmpp=f"{config.xmpp.host}:{config.xmpp.port}", component=config.xmpp.component,
+            rooms=self.bridge.room_names(),
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def serve(self) -> None:
+        """Start, run until SIGTERM/SIGINT or `stop()`, then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        try:
+            await self.start()
+            await self._stopped.wait()
+            log.info("stopping: ending every room and call")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.close()
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self._do(self.bridge.shutdown())
+        for handle in self._sip_due.values():
+            handle.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drain(), SHUTDOWN_GRACE)
+        await self.component.close()
+        await self.invites.close()
+        await self.subscriber_driver.close()
+        await self.notifier_driver.close()
+        await self.ua.close()
+        log.info("gateway stopped")
+
+    async def _drain(self) -> None:
+        await self.notifier_driver.idle(SHUTDOWN_GRACE)
+        await self.subscriber_driver.idle(SHUTDOWN_GRACE)
+        while self.component.link.online and self.component.link.queued_bytes:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # the last stanzas written to the socket
+
+    # -- XMPP side ---------------------------------------------------------------------------------------------
+
+    def xmpp_call(self, room: XmppRoom, call: Call) -> None:
+        leg = self.bridge.new_leg()
+        log.info("xmpp call", room=room.name, leg=leg, participant=call.participant, sid=call.sid)
+        try:
+            offer = jingle_to_sdp(call.offer, initiator_view=True)
+            self._remember_xmpp(leg, call)
+            self._do(self.bridge.xmpp_call(room.name, leg, call.participant, offer))
+        except (JingleSdpError, SdpError) as exc:
+            log.warning("xmpp call refused: offer", room=room.name, leg=leg, error=str(exc))
+            self._forget_xmpp(leg)
+            self.component.reject(call, "unsupported-applications", str(exc)[:200])
+        except BridgeError as exc:
+            log.warning("xmpp call refused", room=room.name, leg=leg, error=str(exc))
+            self._forget_xmpp(leg)
+            self.component.reject(call, "gone", str(exc)[:200])
+
+    def xmpp_hang_up(self, call: Call, reason: str) -> None:
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        if leg is None:
+            return
+        self._forget_xmpp(leg)
+        log.info("xmpp call ended", leg=leg, reason=reason)
+        if (
+            call.placed
+            and leg in self._sip_legs
+            and self._sip_legs[leg].state.value in ("incoming", "ringing")
+        ):
+            self._do(self.bridge.xmpp_leg_failed(leg, reason if reason != "success" else "general-error"))
+        else:
+            self._do(self.bridge.xmpp_call_ended(leg))
+
+    def xmpp_answered(self, call: Call, contents: tuple[etree._Element, ...], isfocus: bool | None) -> None:
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        if leg is None:
+            return
+        try:
+            answer = jingle_to_sdp(contents, initiator_view=False)
+        except (JingleSdpError, SdpError) as exc:
+            log.warning("mixer answer unusable", leg=leg, error=str(exc))
+            self.component.hang_up(call, "unsupported-applications")
+            return
+        log.info("mixer answered", leg=leg, isfocus=isfocus)
+        self._do(self.bridge.xmpp_leg_accepted(leg, answer))
+
+    def mixer_coin(self, call: Call, document: ConferenceInfo) -> None:
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        if leg is None:
+            raise MergeError("no call for that session")
+        self._do(self.bridge.mixer_coin(leg, document))
+
+    def _remember_xmpp(self, leg: str, call: Call) -> None:
+        self._xmpp_legs[leg] = call
+        self._xmpp_by_call[(call.participant, call.sid)] = leg
+
+    def _forget_xmpp(self, leg: str) -> None:
+        call = self._xmpp_legs.pop(leg, None)
+        if call is not None:
+            self._xmpp_by_call.pop((call.participant, call.sid), None)
+
+    # -- SIP side ----------------------------------------------------------------------------------------------
+
+    def _negotiator(self) -> RelayedDescription:
+        """InviteSessions asks for one per session: the one prepared for a call we place, else a new one."""
+        return self._negotiators.pop() if self._negotiators else RelayedDescription()
+
+    def _invite_report(self, report: object) -> None:
+        if isinstance(report, IncomingCall):
+            self._sip_incoming(report)
+            return
+        session = getattr(report, "session", None)
+        leg = self._sip_by_session.get(session.key) if isinstance(session, InviteSession) else None
+        if leg is None or not isinstance(session, InviteSession):
+            return
+        if isinstance(report, Established) and session.role is InviteRole.UAC:
+            focus = str(report.remote_contact) if report.remote_focus else None
+            log.info("sip leg answered", leg=leg, focus=focus)
+            if report.remote_sdp is None:
+                self._do([HangUpSip(leg), *self.bridge.sip_leg_failed(leg, 488)])
+                return
+            self._do(self.bridge.sip_leg_answered(leg, report.remote_sdp, focus))
+        elif isinstance(report, CallFailed):
+            log.info("sip leg failed", leg=leg, code=report.code, phrase=report.phrase)
+            self._forget_sip(leg)
+            self._do(self.bridge.sip_leg_failed(leg, report.code))
+        elif isinstance(report, Ended):
+            log.info("sip leg ended", leg=leg, reason=report.reason)
+            self._forget_sip(leg)
+            self._do(self.bridge.sip_leg_ended(leg))
+
+    def _sip_incoming(self, report: IncomingCall) -> None:
+        session = report.session
+        dialog = session.dialog
+        room = dialog.local_address.uri.user if dialog is not None else None
+        caller = str(dialog.remote_address.uri) if dialog is not None else ""
+        leg = self.bridge.new_leg()
+        log.info("sip call", room=room, leg=leg, caller=caller)
+        if report.offer is None:
+            self.invites.run(session.reject(488, "Not Acceptable Here (an offer is needed)"))
+            return
+        try:
+            actions = self.bridge.sip_call(room or "", leg, caller, report.offer)
+        except BridgeError as exc:
+            log.warning("sip call refused", room=room, leg=leg, error=str(exc))
+            self.invites.run(session.reject(404, "Not Found"))
+            return
+        self._sip_legs[leg] = session
+        self._sip_by_session[session.key] = leg
+        self._sip_offers[leg] = report.offer
+        self.invites.run(session.ring())
+        self._do(actions)
+
+    def _forget_sip(self, leg: str) -> None:
+        self._sip_offers.pop(leg, None)
+        session = self._sip_legs.pop(leg, None)
+        if session is not None:
+            self._sip_by_session.pop(session.key, None)
+
+    def _subscriber_report(self, report: object) -> None:
+        if isinstance(report, StateChanged):
+            self._do(self.bridge.upstream_state(report.subscriber.key, report.state))
+        elif isinstance(report, Interrupted):
+            log.warning("room upstream interrupted", room=report.subscriber.key, reason=report.reason,
+                        retry_in=report.retry_in)  # fmt: skip
+            self._do(self.bridge.upstream_lost(report.subscriber.key))
+        elif isinstance(report, Stopped):
+            self.subscribers.forget(report.subscriber)
+            if report.reason != "unsubscribed":
+                log.warning("room upstream stopped", room=report.subscriber.key, reason=report.reason)
+                self._do(self.bridge.upstream_stopped(report.subscriber.key))
+
+    def _notifier_report(self, report: object) -> None:
+        log.info("sip subscription", report=type(report).__name__, detail=str(getattr(report, "reason", "")))
+
+    # -- the bridge's actions ---------------------------------------------------------------------------------
+
+    def _do(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            try:
+                self._do_one(action)
+            except Exception:  # one failed action must not stop the others, nor the daemon
+                log.exception("bridge action failed", action=type(action).__name__)
+
+    def _do_one(self, action: Action) -> None:
+        if isinstance(action, PlaceSipCall):
+            self._negotiators.append(RelayedDescription(action.offer))
+            placed = self.invites.call(
+                action.target, local=f"<{action.caller}>", credentials=self.credentials
+            )
+            self._sip_legs[action.leg] = placed
+            self._sip_by_session[placed.key] = action.leg
+        elif isinstance(action, AcceptXmppCall):
+            call = self._xmpp_legs.get(action.leg)
+            if call is not None:
+                contents = sdp_to_jingle(action.answer, initiator_view=False, names=content_names(call.offer))
+                self.component.accept(call, contents)
+        elif isinstance(action, RejectXmppCall):
+            call = self._xmpp_legs.get(action.leg)
+            self._forget_xmpp(action.leg)
+            if call is not None:
+                self.component.reject(call, action.reason)
+        elif isinstance(action, EndXmppCall):
+            call = self._xmpp_legs.get(action.leg)
+            self._forget_xmpp(action.leg)
+            if call is not None:
+                self.component.hang_up(call, action.reason)
+        elif isinstance(action, (HangUpSip, EndSipCall)):
+            session = self._sip_legs.get(action.leg)
+            self._forget_sip(action.leg)
+            if session is not None and not session.ended:
+                self.invites.run(session.hangup())  # BYE, CANCEL or 480, whatever its state
+        elif isinstance(action, PlaceXmppCall):
+            room = self.directory.xmpp.get(f"{action.room}@{self.config.xmpp.component}")
+            assert room is not None
+            local = f"{action.caller}/{action.leg}"
+            contents = sdp_to_jingle(action.offer, initiator_view=True)
+            call = self.component.place_call(room, local, action.mixer, action.leg, contents)
+            self._remember_xmpp(action.leg, call)
+        elif isinstance(action, AnswerSipCall):
+            session = self._sip_legs.get(action.leg)
+            offer = self._sip_offers.pop(action.leg, None)
+            if (
+                session is not None
+                and offer is not None
+                and isinstance(session.negotiator, RelayedDescription)
+            ):
+                session.negotiator.relay(without_mids(action.answer, offer))
+                self.invites.run(session.accept(focus=True))
+        elif isinstance(action, RejectSipCall):
+            session = self._sip_legs.get(action.leg)
+            self._forget_sip(action.leg)
+            if session is not None and not session.ended:
+                self.invites.run(session.reject(action.status, action.reason))
+        elif isinstance(action, Subscribe):
+            self._subscribe(action.room, action.conference)
+        elif isinstance(action, Unsubscribe):
+            subscriber = self.subscribers.get(action.room)
+            if subscriber is not None:
+                self.subscriber_driver.start(self.subscribers.remove(subscriber))
+        elif isinstance(action, RoomChanged):
+            self.component.room_changed(self.directory.xmpp[f"{action.room}@{self.config.xmpp.component}"])
+            if action.room not in self._sip_due:
+                loop = asyncio.get_running_loop()
+                self._sip_due[action.room] = loop.call_later(self.window, self._notify_room, action.room)
+        elif isinstance(action, RoomEnded):
+            self.notifier_driver.start(self.notifier.room_ended(self.directory.sip[action.room]))
+
+    def _subscribe(self, room: str, conference: str) -> None:
+        existing = self.subscribers.get(room)
+        if existing is not None:
+            self.subscribers.forget(existing)
+        protocol = "tcp" if ";transport=tcp" in conference.lower() else self.config.sip.listeners()[0][0]
+        subscriber = ConferenceSubscriber(
+            Address.parse(f"<{conference}>"),
+            local=Address.parse(f"<sip:{room}@{self.config.sip.domain}>"),
+            contact=self.ua.contact(protocol),
+            clock=asyncio.get_running_loop().time,
+            config=SubscriberConfig(expires=self.config.sip.subscribe_expires),
+            key=room,
+        )
+        log.info("subscribing", room=room, conference=conference)
+        self.subscriber_driver.start(self.subscribers.add(subscriber))
+
+    def _notify_room(self, room: str) -> None:
+        self._sip_due.pop(room, None)
+        self.notifier_driver.start(self.notifier.room_changed(self.directory.sip[room]))
+
+
+def serve(config: Config) -> int:
+    """Run the daemon until SIGTERM/SIGINT; the exit code."""
+    asyncio.run(Daemon(config).serve())
+    return 0

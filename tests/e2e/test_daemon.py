@@ -1,0 +1,282 @@
+"""The daemon end to end, against real peers on loopback: Prosody (the XMPP server, slixmpp clients and an
+XMPP mixer logged in to it), Kamailio presence_conference (the conference state of a SIP bridge, fed by
+PUBLISH), sipp (the SIP bridge answering INVITEs with isfocus; SIP phones)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from gateway.config import Config, load_config
+from gatewayd.daemon import Daemon
+from tests.live.xmpp_client import CI, CLIENT, LiveClient
+from tests.peers.kamailio import Kamailio
+from tests.peers.process import free_port_both
+from tests.peers.prosody import Prosody
+from tests.peers.sipp import SippProcess, run_sipp
+from tests.sip_live.test_kamailio_conference import etag_of, publish
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
+
+JINGLE = "urn:xmpp:jingle:1"
+OFFER = (
+    f'<content xmlns="{JINGLE}" creator="initiator" name="voice">'
+    '<description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio">'
+    '<payload-type id="111" name="opus" clockrate="48000" channels="2"/>'
+    '<payload-type id="0" name="PCMU" clockrate="8000"/></description>'
+    '<transport xmlns="urn:xmpp:jingle:transports:raw-udp:1">'
+    '<candidate component="1" generation="0" id="c1" ip="127.0.0.1" port="5000"/></transport></content>'
+)
+SIP_DOMAIN = "gw.localhost"
+
+
+@pytest.fixture
+def prosody(tmp_path: Path) -> Iterator[Prosody]:
+    server = Prosody(tmp_path / "prosody", users=("alice", "bob", "mixer"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
+    server = Kamailio(tmp_path / "kamailio")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def write_config(path: Path, prosody: Prosody, sip_port: int, rooms: str) -> Path:
+    path.write_text(
+        f'[xmpp]\ncomponent = "{prosody.component_domain}"\nsecret = "{prosody.secret}"\n'
+        f'host = "127.0.0.1"\nport = {prosody.component_port}\n'
+        f'[sip]\ndomain = "{SIP_DOMAIN}"\nlisten = ["udp:127.0.0.1:{sip_port}", "tcp:127.0.0.1:{sip_port}"]\n'
+        "[limits]\ncoalescing_window_ms = 50\n" + rooms
+    )
+    return path
+
+
+@pytest.fixture
+async def start_daemon() -> AsyncIterator[object]:
+    daemons: list[Daemon] = []
+
+    async def start(config: Config) -> Daemon:
+        daemon = Daemon(config)
+        await daemon.start()
+        daemons.append(daemon)
+        await daemon.component.link.wait_online(10)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        await daemon.close()
+
+
+async def login(prosody: Prosody, user: str, resource: str = "phone") -> LiveClient:
+    client = LiveClient(f"{prosody.jid(user)}/{resource}", prosody.password)
+    await client.login(prosody.c2s_port)
+    return client
+
+
+def users(document: etree._Element) -> list[str]:
+    return [u.get("entity", "") for u in document.iter(f"{{{CI}}}user")]
+
+
+async def join(client: LiveClient, room: str, sid: str) -> etree._Element:
+    """Call the room: ack, session-accept with isfocus (acknowledged); returns the first Coin document."""
+    client.send(
+        f'<iq xmlns="{CLIENT}" type="set" id="init-{sid}" to="{room}"><jingle xmlns="{JINGLE}" '
+        f'action="session-initiate" initiator="{client.boundjid.full}" sid="{sid}">{OFFER}</jingle></iq>'
+    )
+    assert (await client.iq_answer(f"init-{sid}")).get("type") == "result"
+    accept = await client.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=20)
+    jingle = accept.find(f"{{{JINGLE}}}jingle")
+    assert jingle is not None and jingle.get("action") == "session-accept", etree.tostring(accept)
+    isfocus = jingle.find("{urn:xmpp:coin:1}conference-info")
+    assert isfocus is not None and isfocus.get("isfocus") == "true"
+    content = jingle.find(f"{{{JINGLE}}}content")
+    assert (
+        content is not None and content.get("name") == "voice"
+    )  # the offer's content, answered by the bridge
+    client.send(f'<iq xmlns="{CLIENT}" type="result" id="{accept.get("id")}" to="{accept.get("from")}"/>')
+    return await client.coin(timeout=20)
+
+
+def terminate(client: LiveClient, room: str, sid: str) -> None:
+    client.send(
+        f'<iq xmlns="{CLIENT}" type="set" id="bye-{sid}" to="{room}"><jingle xmlns="{JINGLE}" '
+        f'action="session-terminate" sid="{sid}"><reason><success/></reason></jingle></iq>'
+    )
+
+
+async def test_two_xmpp_clients_join_a_sip_bridge_and_follow_its_state(
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+) -> None:
+    first = await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
+    focus = await asyncio.to_thread(
+        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=2, timeout=90,
+        keys={"focus": kamailio.uri("conf")},
+    )  # fmt: skip
+    try:
+        port = free_port_both()
+        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
+        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, rooms), environ={})
+        daemon = await start_daemon(config)  # type: ignore[operator]
+        room = f"weekly@{prosody.component_domain}"
+
+        alice = await login(prosody, "alice")
+        full = await join(alice, room, "a1")
+        assert full.get("state") == "full"
+        # Kamailio's user, in XMPP form; its SIP address kept in associated-aors
+        assert users(full) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
+        assert b"sip:alice@127.0.0.1" in etree.tostring(full)
+        assert full.get("entity") == f"xmpp:{room}"
+
+        bob = await login(prosody, "bob")
+        at_once = await join(bob, room, "b1")  # the second participant gets full state at once
+        assert at_once.get("state") == "full" and users(at_once) == users(full)
+        assert len(daemon.subscribers) == 1  # one SUBSCRIBE per room, shared
+
+        # the bridge's state changes: both participants see it
+        await publish(
+            kamailio, tmp_path / "publish", "conf_publish_update_uac.xml", etag=etag_of(first), version="2"
+        )
+        for client in (alice, bob):
+            update = await client.coin(timeout=20)
+            assert "xmpp:bob\\40127.0.0.1@sip.localhost" in users(update)
+
+        terminate(alice, room, "a1")
+        terminate(bob, room, "b1")
+        result = await asyncio.to_thread(focus.wait, 30)  # each leg ended with a BYE the bridge answered
+        assert result.ok, str(result)
+        for _ in range(100):
+            if len(daemon.subscribers) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert len(daemon.subscribers) == 0  # the last one out ended the subscription
+        await alice.logout()
+        await bob.logout()
+    finally:
+        focus.stop()
+
+
+class Mixer:
+    """An XMPP mixer (a slixmpp client): answers the gateway's session-initiate with isfocus, after sending
+    its conference state as Coin."""
+
+    def __init__(self, client: LiveClient, users: list[str]) -> None:
+        self.client = client
+        self.users = users
+        self.calls: list[str] = []
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def run(self) -> None:
+        version = 0
+        while True:
+            iq = await self.client.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=3600)
+            jingle = iq.find(f"{{{JINGLE}}}jingle")
+            assert jingle is not None
+            caller, sid = iq.get("from", ""), jingle.get("sid", "")
+            self.client.send(f'<iq xmlns="{CLIENT}" type="result" id="{iq.get("id")}" to="{caller}"/>')
+            if jingle.get("action") != "session-initiate":
+                continue
+            self.calls.append(caller)
+            version += 1
+            people = "".join(
+                f'<user entity="xmpp:{u}" state="full"><endpoint entity="xmpp:{u}/desk"><status>connected'
+                "</status></endpoint></user>"
+                for u in self.users
+            )
+            self.client.send(
+                f'<iq xmlns="{CLIENT}" type="set" id="coin-{sid}" to="{caller}"><conference-info xmlns="{CI}" '
+                f'entity="xmpp:{self.client.boundjid.bare}" state="full" version="1" sid="{sid}">'
+                f"<users>{people}</users></conference-info></iq>"
+            )
+            # (not awaiting the Coin IQ's answer here: the next session-initiate may come meanwhile; Prosody
+            # delivers the Coin IQ and the session-accept in order)
+            answer = OFFER.replace(
+                'name="voice"', f'name="{jingle.find(f"{{{JINGLE}}}content").get("name")}"'
+            )  # type: ignore[union-attr]
+            self.client.send(
+                f'<iq xmlns="{CLIENT}" type="set" id="acc-{sid}" to="{caller}"><jingle xmlns="{JINGLE}" '
+                f'action="session-accept" sid="{sid}" responder="{self.client.boundjid.full}">{answer}'
+                '<conference-info xmlns="urn:xmpp:coin:1" isfocus="true"/></jingle></iq>'
+            )
+
+
+async def test_sip_phones_join_an_xmpp_room_and_see_the_mixers_state(
+    tmp_path: Path, prosody: Prosody, start_daemon: object
+) -> None:
+    mixer_client = await login(prosody, "mixer", "desk")
+    mixer = Mixer(mixer_client, ["romeo@montague.lit", "juliet@capulet.lit"])
+    try:
+        port = free_port_both()
+        rooms = f'[[rooms]]\nname = "standup"\nxmpp_focus = "{prosody.jid("mixer")}/desk"\n'
+        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, rooms), environ={})
+        await start_daemon(config)  # type: ignore[operator]
+        expect = "entity=.sip:romeo%40montague.lit@gw.localhost"
+        phones = [
+            asyncio.to_thread(run_sipp, "phone_joins_room_uac.xml", port, tmp_path / f"phone{n}",
+                              service="standup", keys={"expect": expect}, timeout=30)
+            for n in range(2)
+        ]  # fmt: skip
+        for result in await asyncio.gather(*phones):
+            assert result.ok, str(result)
+        assert len(mixer.calls) == 2  # one Jingle session to the mixer per phone
+
+        # someone who is not in the room may not subscribe to it (default policy: participants)
+        stranger = await asyncio.to_thread(
+            run_sipp, "subscribe_only_uac.xml", port, tmp_path / "stranger", service="standup", timeout=15
+        )
+        assert stranger.ok, str(stranger)
+    finally:
+        mixer.task.cancel()
+        await mixer_client.logout()
+
+
+async def test_sigterm_ends_the_daemon_cleanly(tmp_path: Path, prosody: Prosody) -> None:
+    port = free_port_both()
+    rooms = '[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:9"\n'
+    config = write_config(tmp_path / "gw.toml", prosody, port, rooms)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatewayd.main", "--log-format", "json", "run", "--config", str(config),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        while True:
+            line = await asyncio.wait_for(process.stderr.readline(), 20)
+            assert line, "the daemon exited before it was up"
+            if b"component link up" in line:
+                break
+        os.kill(process.pid, signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+        rest = await process.stderr.read()
+        assert b"gateway stopped" in rest
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_a_bad_configuration_is_exit_1_with_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[xmpp]\ncomponent = ""\n[sip]\nlisten = ["nowhere"]\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "gatewayd.main", "--log-format", "json", "run", "--config", str(bad)],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    for where in (b"xmpp.component", b"xmpp.secret", b"sip.domain", b"sip.listen.0"):
+        assert where in done.stderr, where
