@@ -274,6 +274,10 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
     lines = _unfold(text)
     if any(":" not in line for line in lines[1:]):
         raise MessageError("a header line has no colon")
+    # RFC 3261 §7.3.1: whitespace may come before the colon (sipmessage would keep it in the name)
+    lines[1:] = [
+        f"{name.strip()}: {value.strip()}" for name, _, value in (line.partition(":") for line in lines[1:])
+    ]
     try:
         message = Message.parse("\r\n".join(lines).encode("utf-8") + b"\r\n\r\n" + body)
     except (ValueError, KeyError) as exc:

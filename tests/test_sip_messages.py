@@ -311,3 +311,25 @@ def test_top_via_and_cseq_are_cached_until_the_header_changes() -> None:
     assert cseq_of(request).sequence == 1
     request.headers.set("CSeq", "2 SUBSCRIBE")
     assert cseq_of(request).sequence == 2
+
+
+def test_compact_forms_and_space_before_the_colon() -> None:
+    raw = sip_message(
+        """
+        NOTIFY sip:watcher@127.0.0.1:5070 SIP/2.0
+        v : SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKc1
+        f: <sip:room@127.0.0.1>;tag=r1
+        t:<sip:watcher@127.0.0.1>;tag=w1
+        i: compact-1
+        CSeq  :  3 NOTIFY
+        o: conference
+        m: <sip:room@127.0.0.1:5060>
+        """
+    ).replace(b"Content-Length", b"l")
+    message = parse_message(raw)
+    assert isinstance(message, Request)
+    assert message.call_id == "compact-1"
+    assert message.headers["Event"] == "conference"
+    assert cseq_of(message).sequence == 3
+    assert to_tag(message) == "w1"
+    assert message.contact[0].uri.port == 5060
