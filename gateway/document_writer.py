@@ -218,31 +218,35 @@ def _extensions(node: Extensible) -> str:
     bind = _current.namespaces.bind
     out = []
     for ext in node.extensions:
-        head, declarations, rest = _fragment_parts(ext.xml)
+        xml = ext.xml
+        name_end, declarations, head_end = (
+            _fragment_head(xml) if len(xml) <= _CACHED_FRAGMENT else _fragment_head.__wrapped__(xml)
+        )
         kept = [text for prefix, uri, text in declarations if not prefix or not bind(prefix, uri)]
-        out.append(ext.xml if len(kept) == len(declarations) else head + "".join(kept) + rest)
+        out.append(xml if len(kept) == len(declarations) else xml[:name_end] + "".join(kept) + xml[head_end:])
     return "".join(out)
 
 
 # The namespace declarations lxml writes on an extension's root element, first after its name.
-_FRAGMENT_HEAD = re.compile(r'<[^\s/>]+(?:\s+xmlns(?::[^\s="]+)?="[^"&]*")+')
+_FRAGMENT_HEAD = re.compile(r'(<[^\s/>]+)(?:\s+xmlns(?::[^\s="]+)?="[^"&]*")+')
 _DECLARATION = re.compile(r'\s+xmlns(?::([^\s="]+))?="([^"&]*)"')
+_CACHED_FRAGMENT = 512  # longer extensions are not kept in the cache (nor alive by it)
 
 
 @lru_cache(maxsize=4096)
-def _fragment_parts(xml: str) -> tuple[str, tuple[tuple[str, str, str], ...], str]:
-    """An extension as (its root's name, the namespace declarations on its root as (prefix, URI, text),
-    the rest). The default namespace has the prefix "" (never moved); a URI with a character reference
-    is not matched (it stays where it is)."""
+def _fragment_head(xml: str) -> tuple[int, tuple[tuple[str, str, str], ...], int]:
+    """Where an extension's root name ends, the namespace declarations on its root as (prefix, URI, text),
+    and where they end. The default namespace has the prefix "" (never moved); a declaration whose URI holds
+    a character reference is not matched (it stays where it is). Memoised for short extensions: the same
+    few recur in every document."""
     match = _FRAGMENT_HEAD.match(xml)
     if match is None:
-        return xml, (), ""
-    head = match.group()
-    start = head.index("xmlns") - 1
+        return 0, (), 0
+    name_end = match.end(1)
     declarations = tuple(
-        (m.group(1) or "", m.group(2), m.group()) for m in _DECLARATION.finditer(head, start)
+        (m.group(1) or "", m.group(2), m.group()) for m in _DECLARATION.finditer(xml, name_end, match.end())
     )
-    return head[:start], declarations, xml[match.end() :]
+    return name_end, declarations, match.end()
 
 
 class _Namespaces:

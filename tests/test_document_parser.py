@@ -489,7 +489,13 @@ def test_a_prefix_bound_twice_keeps_its_local_declaration() -> None:
         other_attributes={"{urn:attr}x": "1"},
         users=Users(
             users=[
-                User(entity="a", extensions=(Extension(xml='<p:e xmlns:p="urn:one"/>'),)),
+                User(
+                    entity="a",
+                    extensions=(
+                        Extension(xml='<p:e xmlns:p="urn:one"/>'),
+                        Extension(xml=f'<p:long xmlns:p="urn:one">{"x" * 600}</p:long>'),
+                    ),
+                ),
                 User(
                     entity="b",
                     other_attributes={"{urn:one}y": "2", "{urn:two}z": "3"},
