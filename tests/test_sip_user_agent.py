@@ -923,3 +923,45 @@ async def test_cancel_and_ack_follow_a_challenged_invite(ua: UserAgent, peer: Ra
         ack = await next_request(peer, "ACK", other.call_id, 2)  # not a 2xx ACK: an in-transaction one
     assert str(ack.uri) == f"sip:conf@127.0.0.1:{peer.port}"
     assert ack.headers["Proxy-Authorization"] == second.headers["Proxy-Authorization"]
+
+
+async def test_response_goes_to_the_via_when_the_connection_is_gone(ua: UserAgent) -> None:
+    """RFC 3261 18.2.2: the request's TCP connection closed before the answer: a new connection to the Via's
+    sent-by (the peer's listening port) carries it."""
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.put_nowait(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    listener = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    listen_port = listener.sockets[0].getsockname()[1]
+
+    class Slow:
+        async def handle_request(self, request: IncomingRequest) -> None:
+            await asyncio.sleep(0.3)
+            await request.respond(200)
+
+    ua.handler = Slow()
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", ua.local_address("tcp").port)
+        writer.write(
+            sip_message(
+                f"""
+                OPTIONS sip:room@127.0.0.1 SIP/2.0
+                Via: SIP/2.0/TCP 127.0.0.1:{listen_port};branch=z9hG4bK-gone
+                From: <sip:a@127.0.0.1>;tag=t1
+                To: <sip:room@127.0.0.1>
+                Call-ID: gone-1
+                CSeq: 1 OPTIONS
+                """
+            )
+        )
+        await writer.drain()
+        writer.close()
+        head = await asyncio.wait_for(received.get(), 5)
+        assert head.startswith(b"SIP/2.0 200 OK\r\n")
+        assert b"Call-ID: gone-1" in head
+    finally:
+        listener.close()
+        await listener.wait_closed()
