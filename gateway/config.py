@@ -56,6 +56,8 @@ class XmppSection(_Section):
     secret: str = Field(min_length=1, description="the XEP-0114 shared secret")
     host: str = "127.0.0.1"
     port: int = Field(5347, ge=1, le=65535)
+    reconnect_initial_ms: int = Field(250, ge=10, le=60_000, description="first reconnection delay (doubling)")
+    reconnect_max_s: int = Field(30, ge=1, le=3600, description="longest delay between reconnections")
 
 
 class SipCredentials(_Section):
@@ -82,7 +84,7 @@ class SipSection(_Section):
     tls_key: Path | None = None
     min_expires: int = Field(60, ge=1, description="shortest subscription interval granted (423 below it)")
     max_expires: int = Field(3600, ge=1, description="longest subscription interval granted")
-    subscribe_expires: int = Field(3600, ge=60, description="interval asked of the bridges we subscribe to")
+    subscribe_expires: int = Field(3600, ge=10, description="interval asked of the bridges we subscribe to")
     credentials: list[SipCredentials] = Field(default_factory=list)
 
     @model_validator(mode="after")

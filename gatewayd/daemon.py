@@ -255,6 +255,7 @@ class Daemon:
         settings = LinkSettings(
             config.xmpp.component, config.xmpp.secret, host=config.xmpp.host, port=config.xmpp.port,
             max_stanza_bytes=config.limits.max_document_bytes,
+            backoff_initial=config.xmpp.reconnect_initial_ms / 1000, backoff_max=config.xmpp.reconnect_max_s,
         )  # fmt: skip
         self.component = XmppComponent(
             settings, _XmppRooms(self.directory), coalescing_window=self.window,
