@@ -7,9 +7,13 @@ a connection go back on that connection (§18.2.2).
 
 Why not sipua's `TransportLayer`: it parses each TCP read as one message (no Content-Length framing, so a
 segmented or coalesced message kills the connection), has no TLS, puts the ephemeral port of an outgoing TCP
-connection into Contact, sends responses to a stream peer over a new connection, and lets a non-UTF-8
-datagram raise inside the protocol callback. Here a datagram that cannot be parsed is logged and dropped,
-or answered `400` when it looks like a request with the headers a response needs.
+connection into Contact, looks the connection for a response up by the Via's sent-by (so without `rport`
+the response to a stream peer goes over a new connection), and lets a non-UTF-8 datagram raise inside the
+protocol callback. Here a datagram that cannot be parsed is logged and dropped, or answered `400` when it
+looks like a request with the headers a response needs.
+
+Not done: SRV/NAPTR (RFC 3263; host names resolve through A/AAAA, default ports), `maddr`, connection reuse
+for requests towards a peer that connected to us (RFC 5923), RFC 5626 outbound keep-alives.
 """
 
 from __future__ import annotations
