@@ -2,11 +2,12 @@
 
 Why not sipua's `TransactionLayer`: its non-INVITE server transaction ignores a retransmitted request, so
 over UDP a lost `200` is never sent again (the peer times out although we answered); its timers cannot be
-cancelled (they fire after the layer is closed); and an ACK for a `2xx` (a transaction of its own, §13.2.2.4)
-is dropped before the user agent sees it.
+cancelled (they fire after the layer is closed); its INVITE client transaction ACKs a `2xx` itself, inside
+the transaction (with the INVITE's branch), and keeps Timer B running after a provisional response; and an
+ACK for a `2xx` we sent (a transaction of its own, §13.2.2.4) is dropped before the user agent sees it.
 
-The client side hands back the final response (or a synthesised `408` on timeout, `503` on a transport
-error, as §8.1.3.1 says); provisional responses go to an optional callback. The server side calls
+The client side hands back the final response (or a made-up `408` on timeout, `503` on a transport error,
+as §8.1.3.1 says: `sip.messages.LocalResponse`); provisional responses go to an optional callback. The server side calls
 `on_request(request, transaction)` once per new transaction and answers retransmissions itself.
 """
 
