@@ -140,6 +140,9 @@ class XmppRoom:
     def focus_changed(self, call: Call, isfocus: bool) -> None:
         log.info("mixer focus changed", room=self.name, sid=call.sid, isfocus=isfocus)
 
+    def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
+        self.daemon.xmpp_transport_info(call, contents)
+
 
 @dataclass
 class _Directory:
@@ -354,6 +357,11 @@ class Daemon:
             return
         log.info("mixer answered", leg=leg, isfocus=isfocus)
         self._do(self.bridge.xmpp_leg_accepted(leg, answer))
+
+    def xmpp_transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
+        """Trickled candidates from a Jingle peer (relayed descriptions: its peer on the SIP side cannot
+        take them, so they are dropped)."""
+        log.debug("transport-info", sid=call.sid, contents=len(contents))
 
     def mixer_coin(self, call: Call, document: ConferenceInfo) -> None:
         leg = self._xmpp_by_call.get((call.participant, call.sid))

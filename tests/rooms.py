@@ -49,6 +49,7 @@ class InProcessRoom:
         self.received: list[ConferenceInfo] = []
         self.answers: list[tuple[Call, tuple[etree._Element, ...], bool | None]] = []
         self.focus_changes: list[tuple[Call, bool]] = []
+        self.transports: list[tuple[Call, tuple[etree._Element, ...]]] = []
         self.accepting = True
 
     def state(self) -> ConferenceInfo:
@@ -66,6 +67,9 @@ class InProcessRoom:
 
     def focus_changed(self, call: Call, isfocus: bool) -> None:
         self.focus_changes.append((call, isfocus))
+
+    def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
+        self.transports.append((call, contents))
 
     def coin_received(self, call: Call, document: ConferenceInfo) -> None:
         self.received.append(document)

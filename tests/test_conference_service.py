@@ -348,3 +348,53 @@ def test_the_room_hangs_up_a_placed_call() -> None:
     jingle = terminate.find("{urn:xmpp:jingle:1}jingle")
     assert jingle is not None and jingle.get("action") == "session-terminate"
     assert terminate.get("to") == MIXER
+
+
+TRICKLE = (
+    '<content xmlns="urn:xmpp:jingle:1" creator="initiator" name="0">'
+    '<transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="a" pwd="bbbbbbbbbbbbbbbbbbbbbb">'
+    '<candidate component="1" foundation="1" generation="0" id="c1" ip="192.0.2.1" network="0" port="4000"'
+    ' priority="2130706431" protocol="udp" type="host"/></transport></content>'
+)
+
+
+def transport_info(sender: str, to: str, sid: str, iq_id: str = "t1") -> str:
+    return (
+        f'<iq xmlns="jabber:component:accept" type="set" id="{iq_id}" from="{sender}" to="{to}">'
+        f'<jingle xmlns="urn:xmpp:jingle:1" action="transport-info" sid="{sid}">{TRICKLE}</jingle></iq>'
+    )
+
+
+def test_transport_info_of_a_caller_reaches_the_room_and_ours_reaches_the_caller() -> None:
+    h = Harness()
+    out = h.initiate()
+    [call] = h.room.calls
+    # trickled candidates, before and after our session-accept is acknowledged
+    assert [s.get("type") for s in h.send(transport_info(ALICE, ROOM, "s1"))] == ["result"]
+    h.result(out[1])
+    h.send(transport_info(ALICE, ROOM, "s1", "t2"))
+    assert [c for c, _ in h.room.transports] == [call, call]
+    [(_, contents)] = h.room.transports[:1]
+    assert [etree.QName(c).localname for c in contents] == ["content"]
+    assert contents[0].find(".//{urn:xmpp:jingle:transports:ice-udp:1}candidate") is not None
+    # ours: transport-info to the caller, from the room
+    [iq] = h.service.transport_info(call, list(etree.fromstring(f"<x>{TRICKLE}</x>")))
+    jingle = iq.find("{urn:xmpp:jingle:1}jingle")
+    assert iq.get("to") == ALICE and iq.get("from") == ROOM
+    assert jingle is not None and jingle.get("action") == "transport-info" and jingle.get("sid") == "s1"
+    # a transport-info for no session is unknown-session, and the room hears nothing of it
+    [error] = h.send(transport_info(ALICE, ROOM, "nope", "t3"))
+    assert error_condition(error) == "item-not-found"
+    assert len(h.room.transports) == 2
+
+
+def test_transport_info_on_a_placed_call_goes_both_ways_and_ends_with_the_call() -> None:
+    h = Harness()
+    call, _ = placed_call(h)
+    [ours] = h.service.transport_info(call, list(etree.fromstring(f"<x>{TRICKLE}</x>")))
+    assert ours.get("to") == MIXER
+    # the mixer trickles too, while our transport-info awaits its answer: no tie-break
+    assert [s.get("type") for s in h.send(transport_info(MIXER, CALLER, "p1"))] == ["result"]
+    assert [c for c, _ in h.room.transports] == [call]
+    h.service.hang_up(call)
+    assert h.service.transport_info(call, []) == []

@@ -215,6 +215,15 @@ def test_duplicate_action_in_a_session_initiator_wins() -> None:
     assert refusal(sessions.receive(request(Action.CONTENT_ADD, sid="o1"))) == ("conflict", "tie-break")
 
 
+def test_transport_info_both_ways_at_once_is_no_tie_break() -> None:
+    """Trickle: both sides send transport-info whenever they learn candidates; neither is refused."""
+    sessions = JingleSessions()
+    out = sessions.initiate(ROOM, PEER, "o1", [])
+    sessions.send(out.session, Action.TRANSPORT_INFO, [])
+    [ack, received] = sessions.receive(request(Action.TRANSPORT_INFO, sid="o1"))
+    assert isinstance(ack, Ack) and isinstance(received, Received)
+
+
 def test_terminate_builds_a_reason_and_forgets() -> None:
     sessions = JingleSessions()
     session = incoming(sessions).session

@@ -80,6 +80,10 @@ class XmppComponent:
         self._send(stanzas)
         return call
 
+    def transport_info(self, call: Call, contents: list[etree._Element]) -> None:
+        """Trickle: `transport-info` with our candidates (see `XmppConferenceService.transport_info`)."""
+        self._send(self.service.transport_info(call, contents))
+
     def hang_up(self, call: Call, reason: str = "success") -> None:
         self._send(self.service.hang_up(call, reason))
 

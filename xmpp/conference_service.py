@@ -235,8 +235,9 @@ class XmppConferenceService:
         return []
 
     def _received(self, session: JingleSession, request: JingleRequest) -> list[etree._Element]:
-        # Transport and content negotiation belong to the media issue. What matters here: the mixer's
-        # session-accept of a call we placed, and isfocus in session-info (a call becomes a conference).
+        # What the room hears of: the mixer's session-accept of a call we placed, isfocus in session-info
+        # (a call becomes a conference), transport-info (trickled candidates, for the media legs). Other
+        # negotiation actions (content-add, ...) are acknowledged and otherwise ignored.
         participant = self.participants.get(session)
         if participant is None:
             return []
@@ -247,6 +248,10 @@ class XmppConferenceService:
             participant.room.answered(participant.call, contents, isfocus)
         elif request.action is Action.SESSION_INFO and isfocus is not None:
             participant.room.focus_changed(participant.call, isfocus)
+        elif request.action is Action.TRANSPORT_INFO:
+            contents = tuple(child for child in request.jingle if child.tag == "{" + JINGLE + "}content")
+            if contents:
+                participant.room.transport_info(participant.call, contents)
         return []
 
     def _ended(self, session: JingleSession, reason: str) -> None:
@@ -292,6 +297,14 @@ class XmppConferenceService:
         self.participants[outgoing.session] = Participant(call, outgoing.session, room)
         log.info("call to mixer", room=room.jid, mixer=peer, sid=sid)
         return call, [self._send_jingle(outgoing)]
+
+    def transport_info(self, call: Call, contents: list[etree._Element]) -> list[etree._Element]:
+        """`transport-info` with the given `<content>` elements (XEP-0176 trickle: our candidates) on a live
+        call, placed or received; nothing when the call is gone."""
+        participant = self._participant(call)
+        if participant is None or participant.session.state is SessionState.ENDED:
+            return []
+        return [self._send_jingle(self.sessions.send(participant.session, Action.TRANSPORT_INFO, contents))]
 
     def hang_up(self, call: Call, reason: str = "success") -> list[etree._Element]:
         """End any live call, placed or received: session-terminate."""

@@ -19,7 +19,9 @@ The rules (XEP-0166 section 6 state machine and section 8 errors):
                                                   tie-break per section 7.2.16 (lower sid, then lower JID, wins)
     any action for an unknown or ended session -> item-not-found + unknown-session
     an action the table does not allow         -> unexpected-request + out-of-order
-    the same action we are awaiting a reply to -> conflict + tie-break if we are the initiator (7.2.16)
+    the same action we are awaiting a reply to -> conflict + tie-break if we are the initiator (7.2.16),
+                                                  except transport-info and session-info (they add to the
+                                                  session, nothing to tie-break: trickle goes both ways)
     session-info with a payload we do not know -> feature-not-implemented + unsupported-info
     malformed (no sid, no or unknown action)   -> bad-request (from `parse_request`)
 """
@@ -75,6 +77,7 @@ PEER_MAY_SEND: dict[tuple[SessionState, Role], frozenset[Action]] = {
     (SessionState.ACTIVE, Role.INITIATOR): _NEGOTIATION | {Action.SESSION_TERMINATE},
     (SessionState.ACTIVE, Role.RESPONDER): _NEGOTIATION | {Action.SESSION_TERMINATE},
 }
+_ADDITIVE = frozenset({Action.TRANSPORT_INFO, Action.SESSION_INFO})  # never in a tie-break
 TERMINATE_REASONS = frozenset(
     ("alternative-session", "busy", "cancel", "connectivity-error", "decline", "expired",
      "failed-application", "failed-transport", "general-error", "gone", "incompatible-parameters",
@@ -269,7 +272,11 @@ class JingleSessions:
             return [_refuse(request, "item-not-found", "unknown-session")]
         if request.action not in PEER_MAY_SEND[(session.state, session.peer_role)]:
             return [_refuse(request, "unexpected-request", "out-of-order")]
-        if request.action in session.awaiting and session.role is Role.INITIATOR:
+        if (
+            request.action in session.awaiting
+            and session.role is Role.INITIATOR
+            and request.action not in _ADDITIVE
+        ):
             return [_refuse(request, "conflict", "tie-break")]
         if request.action is Action.SESSION_INFO and not self._understood(request.jingle):
             return [_refuse(request, "feature-not-implemented", "unsupported-info", error_type="modify")]

@@ -60,6 +60,11 @@ class ConferenceRoom(Protocol):
         being one."""
         ...
 
+    def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
+        """The peer of a session (pending or active) sent `transport-info` (XEP-0176 trickle: more
+        candidates, its credentials): `contents` are its `<content>` elements. Already acknowledged."""
+        ...
+
 
 class RoomDirectory(Protocol):
     def find(self, jid: str) -> ConferenceRoom | None:
