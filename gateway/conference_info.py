@@ -133,11 +133,24 @@ def _keyed(key: str) -> Any:
 
 
 def canonical_fragment(el: etree._Element) -> str:
-    """An element as a self-contained fragment that declares only the namespaces it uses."""
+    """An element as a self-contained fragment that declares only the namespaces it uses, those on its root
+    in the order of their prefixes (the order in which lxml writes them depends on where they were declared:
+    on the element, or on an ancestor, as the serialiser does)."""
     el = copy.deepcopy(el)
     el.tail = None
     etree.cleanup_namespaces(el)
-    return etree.tostring(el, encoding="unicode")
+    xml = etree.tostring(el, encoding="unicode")
+    head = _ROOT_DECLARATIONS.match(xml)
+    if head is None:
+        return xml
+    declarations = _DECLARATION.findall(head.group(2))
+    ordered = sorted(declarations, key=lambda d: d.split("=", 1)[0])
+    return xml if ordered == declarations else head.group(1) + "".join(ordered) + xml[head.end() :]
+
+
+# The namespace declarations lxml writes on an element, first after its name.
+_ROOT_DECLARATIONS = re.compile(r'(<[^\s/>]+)((?:\s+xmlns(?::[^\s="]+)?="[^"]*")+)')
+_DECLARATION = re.compile(r'\s+xmlns(?::[^\s="]+)?="[^"]*"')
 
 
 class Extension(BaseModel):

@@ -512,3 +512,15 @@ def test_a_prefix_bound_twice_keeps_its_local_declaration() -> None:
     assert_schema_valid(out)
     assert parse(out) == info
     assert out.count(b'"urn:one"') == 1
+
+
+def test_an_extension_is_the_same_whether_its_namespaces_were_declared_on_it_or_above() -> None:
+    # The serialiser moves declarations to the root; parsed back, the extension must compare equal.
+    on_it = doc('<users><user entity="a"><f:x xmlns:f="urn:f" xmlns="urn:g"><y/></f:x></user></users>')
+    above = (
+        f'<conference-info xmlns="{NAMESPACE}" xmlns:f="urn:f" entity="sip:conf@example.com" state="full"'
+        ' version="1"><users><user entity="a"><f:x xmlns="urn:g"><y/></f:x></user></users></conference-info>'
+    ).encode()
+    assert parse(on_it) == parse(above)
+    info = parse(on_it)
+    assert parse(serialize(info)) == info
