@@ -5,6 +5,7 @@ PUBLISH), sipp (the SIP bridge answering INVITEs with isfocus; SIP phones)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,12 +17,17 @@ import pytest
 from lxml import etree
 
 from gateway.config import Config, load_config
+from gateway.document_parser import parse
+from gateway.merge import merge
 from gatewayd.daemon import Daemon
+from sip.transport import TransportAddress
+from sip.user_agent import UserAgent
 from tests.live.xmpp_client import CI, CLIENT, LiveClient
 from tests.peers.kamailio import Kamailio
 from tests.peers.process import free_port_both
 from tests.peers.prosody import Prosody
 from tests.peers.sipp import SippProcess, run_sipp
+from tests.sip_live.conftest import Inbox
 from tests.sip_live.test_kamailio_conference import etag_of, publish
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(180)]
@@ -57,12 +63,23 @@ def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
         server.stop()
 
 
-def write_config(path: Path, prosody: Prosody, sip_port: int, rooms: str) -> Path:
+def write_config(
+    path: Path,
+    prosody: Prosody,
+    sip_port: int,
+    rooms: str,
+    *,
+    xmpp: str = "",
+    sip: str = "",
+    extra: str = "",
+    window_ms: int = 50,
+) -> Path:
+    """A gateway configuration for these peers; `xmpp`, `sip` and `extra` add lines to those sections."""
     path.write_text(
         f'[xmpp]\ncomponent = "{prosody.component_domain}"\nsecret = "{prosody.secret}"\n'
-        f'host = "127.0.0.1"\nport = {prosody.component_port}\n'
+        f'host = "127.0.0.1"\nport = {prosody.component_port}\n{xmpp}'
         f'[sip]\ndomain = "{SIP_DOMAIN}"\nlisten = ["udp:127.0.0.1:{sip_port}", "tcp:127.0.0.1:{sip_port}"]\n'
-        "[limits]\ncoalescing_window_ms = 50\n" + rooms
+        f"{sip}[limits]\ncoalescing_window_ms = {window_ms}\n{extra}{rooms}"
     )
     return path
 
@@ -228,7 +245,7 @@ async def test_sip_phones_join_an_xmpp_room_and_see_the_mixers_state(
         expect = "entity=.sip:romeo%40montague.lit@gw.localhost"
         phones = [
             asyncio.to_thread(run_sipp, "phone_joins_room_uac.xml", port, tmp_path / f"phone{n}",
-                              service="standup", keys={"expect": expect}, timeout=30)
+                              service="standup", keys={"expect": expect}, timeout=30, extra=["-d", "200"])
             for n in range(2)
         ]  # fmt: skip
         for result in await asyncio.gather(*phones):
@@ -280,3 +297,203 @@ async def test_a_bad_configuration_is_exit_1_with_every_problem(tmp_path: Path) 
     assert done.returncode == 1
     for where in (b"xmpp.component", b"xmpp.secret", b"sip.domain", b"sip.listen.0"):
         assert where in done.stderr, where
+
+
+async def test_a_burst_of_50_changes_reaches_each_recipient_as_one_or_two_documents(
+    tmp_path: Path, prosody: Prosody, start_daemon: object
+) -> None:
+    """The mixer sends 50 changes at once; within the coalescing window they become one or two NOTIFYs for
+    a subscriber of the room (a SIP user agent of ours, counting what it receives)."""
+    mixer_client = await login(prosody, "mixer", "desk")
+    mixer = Mixer(mixer_client, ["romeo@montague.lit"])
+    phone = None
+    watcher = UserAgent([TransportAddress("udp", "127.0.0.1", free_port_both())])
+    await watcher.start()
+    inbox = Inbox()
+    watcher.handler = inbox
+    try:
+        port = free_port_both()
+        rooms = f'[[rooms]]\nname = "standup"\nxmpp_focus = "{prosody.jid("mixer")}/desk"\n'
+        path = write_config(tmp_path / "gw.toml", prosody, port, rooms, window_ms=300,
+                            extra='[policy]\nsubscribe = "anyone"\n')  # fmt: skip
+        await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
+        # a phone in the call for 8 s: the room's mixer session lives as long
+        phone = await asyncio.to_thread(
+            SippProcess, "phone_in_call_uac.xml", tmp_path / "phone", remote_port=port, service="standup",
+            timeout=30, extra=["-d", "8000"],
+        )  # fmt: skip
+        for _ in range(200):
+            if mixer.calls:
+                break
+            await asyncio.sleep(0.05)
+        assert mixer.calls
+        await asyncio.sleep(0.5)
+        mixer.task.cancel()  # from here the test reads the mixer's inbox itself
+
+        room_uri = f"sip:standup@127.0.0.1:{port}"
+        subscribe = watcher.new_request(
+            "SUBSCRIBE", room_uri, from_uri="<sip:watcher@example.net>", to_uri=f"<{room_uri}>",
+            headers=[("Event", "conference"), ("Accept", "application/conference-info+xml"), ("Expires", "60")],
+        )  # fmt: skip
+        assert (await watcher.send(subscribe)).code == 200
+        state = merge(None, parse((await inbox.next()).message.body))
+        assert list(state.user_map()) == ["sip:romeo%40montague.lit@gw.localhost"]
+
+        caller, sid = mixer.calls[0], "leg1"
+        for n in range(50):
+            mixer_client.send(
+                f'<iq xmlns="{CLIENT}" type="set" id="burst{n}" to="{caller}"><conference-info xmlns="{CI}" '
+                f'entity="xmpp:{mixer_client.boundjid.bare}" state="partial" version="{n + 2}" sid="{sid}">'
+                f'<users state="partial"><user entity="xmpp:user{n}@example.org" state="full">'
+                f'<endpoint entity="xmpp:user{n}@example.org/x"><status>connected</status></endpoint></user>'
+                "</users></conference-info></iq>"
+            )
+        for n in range(50):
+            assert (await mixer_client.iq_answer(f"burst{n}")).get("type") == "result"
+        documents = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                documents.append(parse((await inbox.next(timeout=1.5)).message.body))
+        assert 1 <= len(documents) <= 2, len(documents)
+        for document in documents:
+            state = merge(state, document)
+        assert len(state.user_map()) == 51
+        result = await asyncio.to_thread(phone.wait, 30)
+        assert result.ok, str(result)
+    finally:
+        if phone is not None:
+            phone.stop()
+        mixer.task.cancel()
+        await mixer_client.logout()
+        await watcher.close()
+
+
+async def test_kamailio_restarted_mid_call_the_room_resyncs(
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+) -> None:
+    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
+    focus = await asyncio.to_thread(
+        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=120,
+        keys={"focus": kamailio.uri("conf")},
+    )  # fmt: skip
+    try:
+        port = free_port_both()
+        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
+        # a short subscription: the refresh (at 80%) finds the restarted notifier within seconds
+        path = write_config(tmp_path / "gw.toml", prosody, port, rooms, sip="subscribe_expires = 10\n")
+        await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
+        room = f"weekly@{prosody.component_domain}"
+        alice = await login(prosody, "alice")
+        assert users(await join(alice, room, "a1")) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
+
+        # Kamailio restarts with an empty database; the bridge publishes its (changed) state again
+        await asyncio.to_thread(kamailio.stop)
+        await asyncio.to_thread(Kamailio.__post_init__, kamailio)  # a new, empty database
+        await asyncio.to_thread(kamailio.start)
+        for attempt in range(10):
+            republished = await asyncio.to_thread(
+                run_sipp, "conf_publish_two_uac.xml", kamailio.port, tmp_path / f"publish{attempt + 2}",
+                keys={"version": "1"},
+            )  # fmt: skip
+            if republished.ok:
+                break
+            await asyncio.sleep(0.5)
+        assert republished.ok, f"{republished}\n{kamailio.log()}"
+
+        seen: list[list[str]] = []
+        while "xmpp:bob\\40127.0.0.1@sip.localhost" not in (seen[-1] if seen else []):
+            document = await alice.coin(timeout=30)
+            seen.append(users(document))
+        terminate(alice, room, "a1")
+        assert (await asyncio.to_thread(focus.wait, 30)).ok
+        await alice.logout()
+    finally:
+        focus.stop()
+
+
+async def test_prosody_restarted_participants_get_full_state_again(
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+) -> None:
+    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
+    focus = await asyncio.to_thread(
+        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=120,
+        keys={"focus": kamailio.uri("conf")},
+    )  # fmt: skip
+    try:
+        port = free_port_both()
+        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
+        # the component comes back 2-4 s after the loss: the participant's client is back before it
+        path = write_config(tmp_path / "gw.toml", prosody, port, rooms,
+                            xmpp="reconnect_initial_ms = 4000\nreconnect_max_s = 4\n")  # fmt: skip
+        daemon: Daemon = await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
+        room = f"weekly@{prosody.component_domain}"
+        alice = await login(prosody, "alice")
+        first = await join(alice, room, "a1")
+        await asyncio.to_thread(prosody.restart)
+        alice.abort()
+        await alice.logout()
+        alice = await login(prosody, "alice")
+        again = await alice.coin(timeout=20)
+        assert again.get("state") == "full" and users(again) == users(first)
+        assert int(again.get("version", "0")) > int(first.get("version", "0"))
+        assert daemon.component.link.connections == 2
+        terminate(alice, room, "a1")
+        assert (await asyncio.to_thread(focus.wait, 30)).ok
+        await alice.logout()
+    finally:
+        focus.stop()
+
+
+async def test_sigterm_ends_every_subscription_and_session(
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio
+) -> None:
+    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
+    focus = await asyncio.to_thread(
+        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=60,
+        keys={"focus": kamailio.uri("conf")},
+    )  # fmt: skip
+    port = free_port_both()
+    rooms = (
+        f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
+        f'[[rooms]]\nname = "standup"\nxmpp_focus = "{prosody.jid("mixer")}/desk"\n'
+    )
+    path = write_config(tmp_path / "gw.toml", prosody, port, rooms, extra='[policy]\nsubscribe = "anyone"\n')
+    try:
+        await sigterm_scenario(tmp_path, prosody, port, path, focus)
+    finally:
+        focus.stop()
+
+
+async def sigterm_scenario(
+    tmp_path: Path, prosody: Prosody, port: int, path: Path, focus: SippProcess
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gatewayd.main", "--log-format", "json", "run", "--config", str(path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    watcher = None
+    try:
+        assert process.stderr is not None
+        while b"component link up" not in (line := await asyncio.wait_for(process.stderr.readline(), 20)):
+            assert line, "the daemon exited before it was up"
+        alice = await login(prosody, "alice")
+        await join(alice, f"weekly@{prosody.component_domain}", "a1")
+        watcher = await asyncio.to_thread(
+            SippProcess, "subscribe_until_noresource_uac.xml", tmp_path / "watcher", remote_port=port,
+            service="standup", timeout=30,
+        )  # fmt: skip
+        await asyncio.sleep(1.0)  # subscribed
+        os.kill(process.pid, signal.SIGTERM)
+        ended = await alice.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=15)
+        jingle = ended.find(f"{{{JINGLE}}}jingle")
+        assert jingle is not None and jingle.get("action") == "session-terminate"
+        assert (await asyncio.to_thread(watcher.wait, 20)).ok  # terminated;reason=noresource
+        assert (await asyncio.to_thread(focus.wait, 20)).ok  # the bridge got its BYE
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+        await alice.logout()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if watcher is not None:
+            watcher.stop()
