@@ -395,6 +395,15 @@ def field_defaults(cls: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]
     return {k: v for k, v in fields.items() if v is not PydanticUndefined}, private
 
 
+# Slot setters of pydantic's BaseModel: the four assignments `BaseModel.model_construct` makes, called
+# directly (`object.__setattr__` looks each one up again on every call).
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
     """Make a model from values that are already valid, without validating them again.
 
@@ -402,13 +411,11 @@ def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
     (immutable) default values between instances.
     """
     defaults, private = field_defaults(cls)
-    model = object.__new__(cls)
-    data = defaults.copy()
-    data.update(values)
-    object.__setattr__(model, "__dict__", data)
-    object.__setattr__(model, "__pydantic_fields_set__", set(values))
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None if private is None else dict(private))
+    model = _new(cls)
+    _set_dict(model, {**defaults, **values})
+    _set_fields_set(model, set(values))
+    _set_extra(model, None)
+    _set_private(model, None if private is None else dict(private))
     return model
 
 
@@ -417,10 +424,10 @@ def replace(model: N, updates: dict[str, Any]) -> N:
     `model_copy(update=...)` does, without its generic copying: it runs for every node translated)."""
     if not updates:
         return model
-    copy_ = object.__new__(type(model))
-    object.__setattr__(copy_, "__dict__", {**model.__dict__, **updates})
-    object.__setattr__(copy_, "__pydantic_fields_set__", model.__pydantic_fields_set__ | updates.keys())
-    object.__setattr__(copy_, "__pydantic_extra__", None)
+    copy_ = _new(type(model))
+    _set_dict(copy_, {**model.__dict__, **updates})
+    _set_fields_set(copy_, model.__pydantic_fields_set__ | updates.keys())
+    _set_extra(copy_, None)
     private = model.__pydantic_private__
-    object.__setattr__(copy_, "__pydantic_private__", None if private is None else dict(private))
+    _set_private(copy_, None if private is None else dict(private))
     return copy_

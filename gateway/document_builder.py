@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from lxml import etree
-from pydantic import BaseModel
 
 from gateway.conference_info import (
     NAMESPACE,
@@ -43,6 +42,11 @@ from gateway.conference_info import (
     Uris,
     User,
     Users,
+    _new,
+    _set_dict,
+    _set_extra,
+    _set_fields_set,
+    _set_private,
     build_trusted,
     canonical_fragment,
     field_defaults,
@@ -76,6 +80,10 @@ class Spec:
     attributes: dict[str, Callable[[str], Any]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     private: dict[str, Any] | None = None
+    # Derived from `children` by `_finish` (once every spec is complete): string-typed children by tag, the
+    # most common kind, looked up first; then the others.
+    strings: dict[str, str] = field(default_factory=dict)
+    others: dict[str, Child] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.defaults, self.private = field_defaults(self.model)
@@ -221,42 +229,56 @@ CONFERENCE = _spec(
 SIDEBARS_BY_VAL.children[_Q + "entry"] = Child("entries", _KEYED, spec=CONFERENCE, key="entity")
 
 
-_new = object.__new__
-# Slot setters of pydantic's BaseModel: the same four assignments `BaseModel.model_construct` makes.
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+def _finish(spec: Spec, done: set[int]) -> None:
+    """Fill the derived tables of `spec` and of every spec it reaches."""
+    if id(spec) in done:
+        return
+    done.add(id(spec))
+    spec.strings = {tag: child.name for tag, child in spec.children.items() if child.kind == _STRING}
+    spec.others = {tag: child for tag, child in spec.children.items() if child.kind != _STRING}
+    for child in spec.children.values():
+        if child.spec is not None:
+            _finish(child.spec, done)
+
+
+_finish(CONFERENCE, set())
 
 
 def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -> Any:
     """Build the model for `el` according to `spec`. Raises ValueError for a duplicate key or a value
     Python cannot represent. Written for speed: it runs once per element of every document received."""
     values: dict[str, Any] = {} if extra is None else dict(extra)
-    attributes = el.items()
+    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
     if attributes:
         converters = spec.attributes
         for name, text in attributes:
-            attribute = str(name)
-            if attribute[0] == "{":
-                values.setdefault("other_attributes", {})[attribute] = text
+            if name[0] == "{":
+                foreign = values.get("other_attributes")
+                if foreign is None:
+                    foreign = values["other_attributes"] = {}
+                foreign[name] = text
             else:
-                values[attribute] = converters[attribute](str(text))
-    children = spec.children
+                convert = converters[name]
+                values[name] = text if convert is str else convert(text)
+    strings = spec.strings
+    others = spec.others
     extensions: list[Extension] | None = None
     for child in el:
-        how = children.get(child.tag)
+        tag = child.tag
+        field_name = strings.get(tag)  # a comment's tag is a function: no match
+        if field_name is not None:
+            values[field_name] = child.text or ""
+            continue
+        how = others.get(tag)
         if how is None:
-            if not isinstance(child.tag, str):
+            if not isinstance(tag, str):
                 continue  # a comment or processing instruction (in elements that did not come from our parser)
             if extensions is None:
                 extensions = []
             extensions.append(build_trusted(Extension, {"xml": canonical_fragment(child)}))
             continue
         name, kind, convert, child_spec, key = how
-        if kind == _STRING:
-            values[name] = child.text or ""
-        elif kind == _TEXT:
+        if kind == _TEXT:
             values[name] = convert(child.text or "")
         elif kind == _KEYED:
             item = build(child_spec, child)
@@ -265,7 +287,7 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
             if keyed is None:
                 keyed = values[name] = {}
             elif item_key in keyed:
-                raise ValueError(f"duplicate {child.tag.removeprefix(_Q)} {key} {item_key!r}")
+                raise ValueError(f"duplicate {tag.removeprefix(_Q)} {key} {item_key!r}")
             keyed[item_key] = item
         elif kind == _NODE:
             values[name] = build(child_spec, child)
@@ -277,5 +299,6 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
     _set_dict(model, {**spec.defaults, **values})
     _set_fields_set(model, set(values))
     _set_extra(model, None)
-    _set_private(model, spec.private and dict(spec.private))
+    private = spec.private
+    _set_private(model, None if private is None else dict(private))
     return model
