@@ -72,6 +72,10 @@ class AddressForms:
         self.addresses = addresses
         self.max_entries = max_entries
         self._known: dict[str, tuple[str, str] | AddressError] = {}
+        # What the translator derives from these forms for the commonest nodes (a user without
+        # associated-aors, an endpoint without foreign attributes), by direction and address: the parts
+        # of the translated node that depend only on its address. Bounded, and cleared with `_known`.
+        self.derived: dict[tuple[int, str, str, str], Any] = {}
 
     def forms(self, schemed: str) -> tuple[str, str]:
         """`(xmpp form, sip form)` of a schemed sip:/sips:/tel:/xmpp: URI; raises AddressError."""
@@ -83,10 +87,17 @@ class AddressForms:
                 known = exc
             if len(self._known) >= self.max_entries:
                 self._known.clear()  # crude but bounded; refilled from the documents that follow
+                self.derived.clear()
             self._known[schemed] = known
         if isinstance(known, AddressError):
             raise known
         return known
+
+    def remember(self, key: tuple[int, str, str, str], value: Any) -> None:
+        """Keep a derived result (see `derived`), within the same bound as the forms."""
+        if len(self.derived) >= self.max_entries:
+            self.derived.clear()
+        self.derived[key] = value
 
 
 def translate(
@@ -117,6 +128,7 @@ class _Translator:
         self.target_scheme = "sip:" if to is Protocol.SIP else "xmpp:"
         self.target_schemes = _XMPP_SCHEMES if to is Protocol.XMPP else _SIP_SCHEMES
         self.on_error = on_error
+        self.reported = 0  # errors passed to `on_error` so far (a result that reported one is not kept)
 
     # -- one URI ---------------------------------------------------------------------------------------
 
@@ -138,6 +150,7 @@ class _Translator:
         except AddressError as exc:
             if self.on_error is None:
                 raise
+            self.reported += 1
             self.on_error(value, exc)
             return None
 
@@ -192,11 +205,14 @@ class _Translator:
             values["host_info"] = self.host_info(doc.host_info)
         if doc.users is not None:
             users: dict[str, User] = {}
+            user_of = self.user
             for user in doc.users.users.values():
-                translated = self.user(user)
-                self._put(
-                    users, translated.entity or "", translated, user.entity or "", original=user, what="users"
-                )
+                translated = user_of(user)
+                key = translated.__dict__["entity"] or ""
+                if key in users:
+                    self._put(users, key, translated, user.entity or "", original=user, what="users")
+                else:
+                    users[key] = translated
             values["users"] = replace(doc.users, {"users": users})
         if doc.sidebars_by_ref is not None:
             values["sidebars_by_ref"] = self.uris(doc.sidebars_by_ref, "sidebars-by-ref")
@@ -257,7 +273,20 @@ class _Translator:
         return replace(e, {"by": self.uri(e.by)})
 
     def user(self, user: User) -> User:
-        values: dict[str, Any] = {}
+        fields = user.__dict__
+        entity = fields["entity"]
+        if entity and fields["associated_aors"] is None:
+            # The common case (a bridge's users): the result's address fields depend on the entity alone.
+            memo = (self.target, self.source_scheme, "user", entity)
+            known = self.forms.derived.get(memo)
+            if known is None:
+                reported = self.reported
+                known = self._plain_user(entity)
+                if self.reported == reported:
+                    self.forms.remember(memo, known)
+            values: dict[str, Any] = {"entity": known[0], "associated_aors": known[1]}
+            return self._user_rest(fields, user, values)
+        values = {}
         aors = dict(user.associated_aors.entries) if user.associated_aors is not None else {}
         kept = {k: e for k, e in aors.items() if e.other_attributes.get(ORIGINAL) in _KEPT}
         exact: set[str] = set()  # keys of entries restored exactly (not to be mapped again)
@@ -304,25 +333,57 @@ class _Translator:
                 values["associated_aors"] = replace(user.associated_aors, {"entries": translated_aors})
         else:
             values["associated_aors"] = None
-        if user.cascaded_focus is not None:
-            values["cascaded_focus"] = self.uri(user.cascaded_focus)
-        if user.endpoints:
+        return self._user_rest(user.__dict__, user, values)
+
+    def _plain_user(self, entity: str) -> tuple[str, Uris | None]:
+        """The entity and associated-aors of a user that has no associated-aors: the mapped entity, and
+        the original address kept in a marked entry when the mapping changed it."""
+        mapped = self.uri(entity)
+        if mapped == entity:
+            return mapped, None
+        entry = build_trusted(UriEntry, {"uri": entity, "other_attributes": {ORIGINAL: "true"}})
+        return mapped, build_trusted(Uris, {"entries": {entity: entry}})
+
+    def _user_rest(self, fields: dict[str, Any], user: User, values: dict[str, Any]) -> User:
+        """`user` with `values` and its other addresses (cascaded-focus, endpoints) translated."""
+        if fields["cascaded_focus"] is not None:
+            values["cascaded_focus"] = self.uri(fields["cascaded_focus"])
+        if fields["endpoints"]:
             endpoints: dict[str, Endpoint] = {}
-            for endpoint in user.endpoints.values():
-                translated = self.endpoint(endpoint)
-                key, original = translated.entity or "", endpoint.entity or ""
-                self._put(endpoints, key, translated, original, original=endpoint, what="endpoints")
+            endpoint_of = self.endpoint
+            for endpoint in fields["endpoints"].values():
+                translated = endpoint_of(endpoint)
+                key = translated.__dict__["entity"] or ""
+                if key in endpoints:
+                    original = endpoint.entity or ""
+                    self._put(endpoints, key, translated, original, original=endpoint, what="endpoints")
+                else:
+                    endpoints[key] = translated
             values["endpoints"] = endpoints
         return replace(user, values)
 
     def endpoint(self, endpoint: Endpoint) -> Endpoint:
+        fields = endpoint.__dict__
         values: dict[str, Any] = {}
-        if endpoint.entity:
-            values["entity"], values["other_attributes"] = self.entity(endpoint, endpoint.entity)
+        entity = fields["entity"]
+        if entity:
+            if fields["other_attributes"]:
+                values["entity"], values["other_attributes"] = self.entity(endpoint, entity)
+            else:
+                # Without foreign attributes (no `original` to restore), the result depends on the entity alone.
+                memo = (self.target, self.source_scheme, "endpoint", entity)
+                known = self.forms.derived.get(memo)
+                if known is None:
+                    reported = self.reported
+                    known = self.entity(endpoint, entity)
+                    if self.reported == reported:
+                        self.forms.remember(memo, known)
+                values["entity"] = known[0]
+                values["other_attributes"] = dict(known[1])
         for name in ("referred", "joining_info", "disconnection_info"):
-            value = getattr(endpoint, name)
+            value = fields[name]
             if value is not None:
-                values[name] = self.execution(value)
+                values[name] = value if value.__dict__["by"] is None else self.execution(value)
         return replace(endpoint, values)
 
     def sidebars(self, sidebars: SidebarsByVal) -> SidebarsByVal:
