@@ -211,11 +211,6 @@ async def test_the_caller_cancels_before_the_answer(peer: RawUdpPeer) -> None:
         await ringing.ua.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sip/transactions.py keeps Timer B running after a provisional response (RFC 3261 17.1.1.2: "
-    "it only runs in Calling), so a call that rings longer than 64*T1 fails with a made-up 408",
-)
 async def test_a_call_may_ring_longer_than_timer_b(gateway: Party, peer: RawUdpPeer) -> None:
     gateway.agent.call(f"sip:phone@127.0.0.1:{peer.port}", local="<sip:gw@127.0.0.1>")
     invite = await peer.receive_request()

@@ -41,6 +41,19 @@ OFFER = (
     '<transport xmlns="urn:xmpp:jingle:transports:raw-udp:1">'
     '<candidate component="1" generation="0" id="c1" ip="127.0.0.1" port="5000"/></transport></content>'
 )
+# What the mixer answers the gateway's offer with: the gateway's Jingle leg offers ICE-UDP with DTLS-SRTP
+# (XEP-0176, XEP-0320), so the answer must be ICE too. No candidate: no media is checked here (the live
+# media tests are tests/e2e/test_media.py); the silence timeout is far longer than these calls.
+MIXER_ANSWER = (
+    f'<content xmlns="{JINGLE}" creator="initiator" name="voice">'
+    '<description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio">'
+    '<payload-type id="111" name="opus" clockrate="48000" channels="2"/>'
+    '<payload-type id="0" name="PCMU" clockrate="8000"/></description>'
+    '<transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="mixr" pwd="mixerpassword0123456789">'
+    '<fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="active">'
+    + ":".join(["AB"] * 32)
+    + "</fingerprint></transport></content>"
+)
 SIP_DOMAIN = "gw.localhost"
 
 
@@ -222,7 +235,7 @@ class Mixer:
             )
             # (not awaiting the Coin IQ's answer here: the next session-initiate may come meanwhile; Prosody
             # delivers the Coin IQ and the session-accept in order)
-            answer = OFFER.replace(
+            answer = MIXER_ANSWER.replace(
                 'name="voice"', f'name="{jingle.find(f"{{{JINGLE}}}content").get("name")}"'
             )  # type: ignore[union-attr]
             self.client.send(
@@ -476,6 +489,7 @@ async def sigterm_scenario(
         assert process.stderr is not None
         while b"component link up" not in (line := await asyncio.wait_for(process.stderr.readline(), 20)):
             assert line, "the daemon exited before it was up"
+        drain = asyncio.get_running_loop().create_task(process.stderr.read())  # its logs must not block it
         alice = await login(prosody, "alice")
         await join(alice, f"weekly@{prosody.component_domain}", "a1")
         watcher = await asyncio.to_thread(
@@ -490,6 +504,7 @@ async def sigterm_scenario(
         assert (await asyncio.to_thread(watcher.wait, 20)).ok  # terminated;reason=noresource
         assert (await asyncio.to_thread(focus.wait, 20)).ok  # the bridge got its BYE
         assert await asyncio.wait_for(process.wait(), 20) == 0
+        assert b"gateway stopped" in await drain
         await alice.logout()
     finally:
         if process.returncode is None:
