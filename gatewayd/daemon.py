@@ -14,6 +14,12 @@ What comes from the adapters goes to the bridge as events; what the bridge asks 
 
 Room changes reach each side's recipients once per coalescing window. SIGTERM or SIGINT: every room ends
 (`terminated;reason=noresource` to its subscribers), every call ends on both sides, then the process exits 0.
+
+Media (`gatewayd.media_calls`): every call has a Jingle leg and an RTP leg of the gateway's own, relayed;
+the INVITE carries our RTP leg's SDP, the session-accept/initiate our Jingle leg's contents. Preparing a
+leg awaits sockets (and ICE gathering), so these steps run as tasks, each checking on the way that the call
+is still there. Media that ends by itself (a silent leg, ICE/DTLS failure) ends both sides: Jingle
+`media-error`/`connectivity-error`, a BYE with `Reason: SIP;cause=408`.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import asyncio
 import contextlib
 import signal
 import ssl
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -53,9 +59,10 @@ from gateway.bridge import (
 from gateway.conference_info import ConferenceInfo
 from gateway.config import Config
 from gateway.errors import MergeError
-from gateway.sdp import SdpError, SessionDescription
 from gateway.translate import Protocol
-from gatewayd.negotiation import RelayedDescription, content_names, jingle_to_sdp, sdp_to_jingle, without_mids
+from gatewayd.media_calls import MediaCalls, MediaGone, MediaNegotiator, MediaRefused, MediaSettings
+from media.call import CallEnded
+from sip.actions import SendRequest
 from sip.digest import Credentials
 from sip.driver import Driver, EventHandler, NotifyMachine, SubscribeMachine
 from sip.invite_agent import InviteAgent
@@ -66,6 +73,7 @@ from sip.invite_session import (
     IncomingCall,
     InviteSession,
     InviteSessions,
+    MediaUpdated,
 )
 from sip.invite_session import Role as InviteRole
 from sip.notifier import ConferenceNotifier, NotifierConfig
@@ -81,7 +89,6 @@ from sip.transport import TransportAddress
 from sip.user_agent import IncomingRequest, UserAgent
 from xmpp.component_link import LinkSettings
 from xmpp.component_service import XmppComponent
-from xmpp.jingle_sdp import JingleSdpError
 from xmpp.rooms import Call
 
 log = structlog.get_logger(__name__)
@@ -187,8 +194,10 @@ class _Dispatcher:
 class Daemon:
     """One gateway process. `await serve()` runs it until SIGTERM/SIGINT (or `stop()`)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, trickle_ice: bool = False) -> None:
+        """`trickle_ice`: our ICE candidates follow the session-accept/initiate in transport-info."""
         self.config = config
+        self.trickle_ice = trickle_ice
         self.addresses = config.address_map()
         self.bridge = Bridge(
             [
@@ -212,7 +221,8 @@ class Daemon:
         # legs: the bridge's id of a call <-> each side's handle
         self._sip_legs: dict[str, InviteSession] = {}
         self._sip_by_session: dict[str, str] = {}  # InviteSession.key -> leg
-        self._sip_offers: dict[str, SessionDescription] = {}  # offers of calls we answer, until answered
+        self._bye_reasons: dict[str, str] = {}  # legs ended by their media: the BYE's Reason header
+        self._tasks: set[asyncio.Task[None]] = set()
         self._xmpp_legs: dict[str, Call] = {}
         self._xmpp_by_call: dict[tuple[str, str], str] = {}  # (peer, sid) -> leg
         self._sip_due: dict[str, asyncio.TimerHandle] = {}
@@ -232,7 +242,13 @@ class Daemon:
         self.ua = UserAgent(listen, tls_server_context=tls_context)
         await self.ua.start()
         contacts = {address.protocol: self.ua.contact(address.protocol).uri for address in listen}
-        self._negotiators: list[RelayedDescription] = []
+        self._negotiators: list[MediaNegotiator] = []
+        media = config.media
+        self.media = MediaCalls(
+            MediaSettings(media.address, media.port_min, media.port_max, float(media.silence_timeout_s)),
+            on_end=self._media_ended, send_transport_info=self._send_transport_info,
+            trickle=self.trickle_ice,
+        )  # fmt: skip
         self.sessions = InviteSessions(contact=contacts, negotiator=self._negotiator, incoming_focus=True)
         self.invites = InviteAgent(self.ua, self.sessions, on_report=self._invite_report)
         self.notifier = ConferenceNotifier(
@@ -296,6 +312,10 @@ class Daemon:
         self._do(self.bridge.shutdown())
         for handle in self._sip_due.values():
             handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.media.close_all()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drain(), SHUTDOWN_GRACE)
         await self.component.close()
@@ -317,17 +337,32 @@ class Daemon:
     def xmpp_call(self, room: XmppRoom, call: Call) -> None:
         leg = self.bridge.new_leg()
         log.info("xmpp call", room=room.name, leg=leg, participant=call.participant, sid=call.sid)
+        if self.bridge.spec(room.name) is None:
+            self.component.reject(call, "gone", "no such room")
+            return
+        self._remember_xmpp(leg, call)  # a hang-up while the media is prepared finds it
+        self._spawn(self._xmpp_call(room, leg, call))
+
+    async def _xmpp_call(self, room: XmppRoom, leg: str, call: Call) -> None:
         try:
-            offer = jingle_to_sdp(call.offer, initiator_view=True)
-            self._remember_xmpp(leg, call)
-            self._do(self.bridge.xmpp_call(room.name, leg, call.participant, offer))
-        except (JingleSdpError, SdpError) as exc:
-            log.warning("xmpp call refused: offer", room=room.name, leg=leg, error=str(exc))
+            offer = await self.media.xmpp_offered(leg, call.offer)
+        except MediaGone:
+            return
+        except MediaRefused as exc:
+            log.warning("xmpp call refused: offer", room=room.name, leg=leg, error=exc.text)
             self._forget_xmpp(leg)
-            self.component.reject(call, "unsupported-applications", str(exc)[:200])
+            self.media.close(leg)
+            self.component.reject(call, exc.reason, exc.text[:200])
+            return
+        if self._xmpp_legs.get(leg) is not call:  # the caller hung up meanwhile
+            self.media.close(leg)
+            return
+        try:
+            self._do(self.bridge.xmpp_call(room.name, leg, call.participant, offer))
         except BridgeError as exc:
             log.warning("xmpp call refused", room=room.name, leg=leg, error=str(exc))
             self._forget_xmpp(leg)
+            self.media.close(leg)
             self.component.reject(call, "gone", str(exc)[:200])
 
     def xmpp_hang_up(self, call: Call, reason: str) -> None:
@@ -335,6 +370,7 @@ class Daemon:
         if leg is None:
             return
         self._forget_xmpp(leg)
+        self.media.close(leg)
         log.info("xmpp call ended", leg=leg, reason=reason)
         if (
             call.placed
@@ -349,19 +385,49 @@ class Daemon:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
         if leg is None:
             return
-        try:
-            answer = jingle_to_sdp(contents, initiator_view=False)
-        except (JingleSdpError, SdpError) as exc:
-            log.warning("mixer answer unusable", leg=leg, error=str(exc))
-            self.component.hang_up(call, "unsupported-applications")
-            return
         log.info("mixer answered", leg=leg, isfocus=isfocus)
+        self._spawn(self._mixer_answered(leg, call, contents))
+
+    async def _mixer_answered(self, leg: str, call: Call, contents: tuple[etree._Element, ...]) -> None:
+        """Our Jingle leg takes the mixer's answer; our SIP answer (its codec first) goes to the bridge."""
+        try:
+            await self.media.mixer_answered(leg, contents)
+            session = self._sip_legs.get(leg)
+            if session is None or self._xmpp_legs.get(leg) is not call:
+                raise MediaGone(leg)
+            answer = self.media.sip_answer(leg, session.negotiator)
+        except MediaGone:
+            return
+        except MediaRefused as exc:
+            log.warning("mixer answer unusable", leg=leg, error=exc.text)
+            self._forget_xmpp(leg)
+            self.media.close(leg)
+            self.component.hang_up(call, exc.reason)
+            self._do(self.bridge.xmpp_leg_failed(leg, exc.reason))
+            return
         self._do(self.bridge.xmpp_leg_accepted(leg, answer))
 
     def xmpp_transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
-        """Trickled candidates from a Jingle peer (relayed descriptions: its peer on the SIP side cannot
-        take them, so they are dropped)."""
-        log.debug("transport-info", sid=call.sid, contents=len(contents))
+        """Trickled candidates from a Jingle peer, for the call's Jingle leg."""
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        if leg is not None:
+            self.media.transport_info(leg, contents)
+
+    def _send_transport_info(self, leg: str, contents: list[etree._Element]) -> None:
+        call = self._xmpp_legs.get(leg)
+        if call is not None:
+            self.component.transport_info(call, contents)
+
+    def _media_ended(self, leg: str, ended: CallEnded) -> None:
+        """A leg went silent or its ICE/DTLS failed: both sides end, each told why."""
+        log.warning("media ended the call", leg=leg, side=ended.leg, reason=ended.reason)
+        self._bye_reasons[leg] = ended.sip_reason
+        call = self._xmpp_legs.get(leg)
+        self._forget_xmpp(leg)
+        if call is not None:
+            self.component.hang_up(call, ended.jingle_reason)
+        self._do(self.bridge.xmpp_call_ended(leg))  # HangUpSip or EndSipCall, and the room's bookkeeping
+        self._end_sip(leg)  # (a leg the bridge does not know yet)
 
     def mixer_coin(self, call: Call, document: ConferenceInfo) -> None:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
@@ -380,9 +446,10 @@ class Daemon:
 
     # -- SIP side ----------------------------------------------------------------------------------------------
 
-    def _negotiator(self) -> RelayedDescription:
-        """InviteSessions asks for one per session: the one prepared for a call we place, else a new one."""
-        return self._negotiators.pop() if self._negotiators else RelayedDescription()
+    def _negotiator(self) -> MediaNegotiator:
+        """InviteSessions asks for one per session: the one prepared for a call we place, else a new one
+        (a call we answer: its RTP leg comes once the XMPP side answered)."""
+        return self._negotiators.pop() if self._negotiators else MediaNegotiator(self.config.media.address)
 
     def _invite_report(self, report: object) -> None:
         if isinstance(report, IncomingCall):
@@ -402,11 +469,15 @@ class Daemon:
         elif isinstance(report, CallFailed):
             log.info("sip leg failed", leg=leg, code=report.code, phrase=report.phrase)
             self._forget_sip(leg)
+            self.media.close(leg)
             self._do(self.bridge.sip_leg_failed(leg, report.code))
         elif isinstance(report, Ended):
             log.info("sip leg ended", leg=leg, reason=report.reason)
             self._forget_sip(leg)
+            self.media.close(leg)
             self._do(self.bridge.sip_leg_ended(leg))
+        elif isinstance(report, MediaUpdated):
+            self.media.renegotiated(leg)
 
     def _sip_incoming(self, report: IncomingCall) -> None:
         session = report.session
@@ -426,15 +497,28 @@ class Daemon:
             return
         self._sip_legs[leg] = session
         self._sip_by_session[session.key] = leg
-        self._sip_offers[leg] = report.offer
         self.invites.run(session.ring())
         self._do(actions)
 
     def _forget_sip(self, leg: str) -> None:
-        self._sip_offers.pop(leg, None)
         session = self._sip_legs.pop(leg, None)
         if session is not None:
             self._sip_by_session.pop(session.key, None)
+
+    def _end_sip(self, leg: str) -> None:
+        """End a SIP leg whatever its state (BYE, CANCEL or 480); a BYE or CANCEL of a leg whose media
+        ended carries why (RFC 3326 Reason)."""
+        session = self._sip_legs.get(leg)
+        self._forget_sip(leg)
+        reason = self._bye_reasons.pop(leg, None)
+        if session is None or session.ended:
+            return
+        outputs = session.hangup()
+        if reason is not None:
+            for output in outputs:
+                if isinstance(output, SendRequest) and output.request.method in ("BYE", "CANCEL"):
+                    output.request.headers.set("Reason", reason)
+        self.invites.run(outputs)
 
     def _subscriber_report(self, report: object) -> None:
         if isinstance(report, StateChanged):
@@ -463,7 +547,7 @@ class Daemon:
 
     def _do_one(self, action: Action) -> None:
         if isinstance(action, PlaceSipCall):
-            self._negotiators.append(RelayedDescription(action.offer))
+            self._negotiators.append(self.media.negotiator(action.leg))
             placed = self.invites.call(
                 action.target, local=f"<{action.caller}>", credentials=self.credentials
             )
@@ -472,43 +556,33 @@ class Daemon:
         elif isinstance(action, AcceptXmppCall):
             call = self._xmpp_legs.get(action.leg)
             if call is not None:
-                contents = sdp_to_jingle(action.answer, initiator_view=False, names=content_names(call.offer))
-                self.component.accept(call, contents)
+                self._spawn(self._accept_xmpp(action.leg, call))
         elif isinstance(action, RejectXmppCall):
             call = self._xmpp_legs.get(action.leg)
             self._forget_xmpp(action.leg)
+            self.media.close(action.leg)
             if call is not None:
                 self.component.reject(call, action.reason)
         elif isinstance(action, EndXmppCall):
             call = self._xmpp_legs.get(action.leg)
             self._forget_xmpp(action.leg)
+            self.media.close(action.leg)
             if call is not None:
                 self.component.hang_up(call, action.reason)
         elif isinstance(action, (HangUpSip, EndSipCall)):
-            session = self._sip_legs.get(action.leg)
-            self._forget_sip(action.leg)
-            if session is not None and not session.ended:
-                self.invites.run(session.hangup())  # BYE, CANCEL or 480, whatever its state
+            self.media.close(action.leg)
+            self._end_sip(action.leg)  # BYE, CANCEL or 480, whatever its state
         elif isinstance(action, PlaceXmppCall):
-            room = self.directory.xmpp.get(f"{action.room}@{self.config.xmpp.component}")
-            assert room is not None
-            local = f"{action.caller}/{action.leg}"
-            contents = sdp_to_jingle(action.offer, initiator_view=True)
-            call = self.component.place_call(room, local, action.mixer, action.leg, contents)
-            self._remember_xmpp(action.leg, call)
+            self._spawn(self._place_xmpp(action))
         elif isinstance(action, AnswerSipCall):
             session = self._sip_legs.get(action.leg)
-            offer = self._sip_offers.pop(action.leg, None)
-            if (
-                session is not None
-                and offer is not None
-                and isinstance(session.negotiator, RelayedDescription)
-            ):
-                session.negotiator.relay(without_mids(action.answer, offer))
-                self.invites.run(session.accept(focus=True))
+            if session is not None and isinstance(session.negotiator, MediaNegotiator):
+                self.invites.run(session.accept(focus=True))  # with the answer sip_answer prepared
+                self.media.started(action.leg)
         elif isinstance(action, RejectSipCall):
             session = self._sip_legs.get(action.leg)
             self._forget_sip(action.leg)
+            self.media.close(action.leg)
             if session is not None and not session.ended:
                 self.invites.run(session.reject(action.status, action.reason))
         elif isinstance(action, Subscribe):
@@ -524,6 +598,55 @@ class Daemon:
                 self._sip_due[action.room] = loop.call_later(self.window, self._notify_room, action.room)
         elif isinstance(action, RoomEnded):
             self.notifier_driver.start(self.notifier.room_ended(self.directory.sip[action.room]))
+
+    async def _accept_xmpp(self, leg: str, call: Call) -> None:
+        """The SIP focus answered: our Jingle leg's answer goes in the session-accept; the relay starts."""
+        try:
+            contents = await self.media.xmpp_answer(leg)
+        except MediaGone:
+            return
+        except MediaRefused as exc:
+            log.warning("xmpp call: no answer to its offer", leg=leg, error=exc.text)
+            self._forget_xmpp(leg)
+            self.media.close(leg)
+            self.component.reject(call, exc.reason, exc.text[:200])
+            self._do(self.bridge.xmpp_call_ended(leg))
+            return
+        if self._xmpp_legs.get(leg) is not call:
+            return
+        self.component.accept(call, contents)
+        self.media.started(leg)
+
+    async def _place_xmpp(self, action: PlaceXmppCall) -> None:
+        """A SIP phone calls an XMPP room: our Jingle leg's offer goes to the mixer."""
+        room = self.directory.xmpp.get(f"{action.room}@{self.config.xmpp.component}")
+        assert room is not None
+        try:
+            contents = await self.media.sip_offered(action.leg, action.offer)
+        except MediaGone:
+            return
+        except MediaRefused as exc:
+            log.warning("sip call: no offer for the mixer", leg=action.leg, error=exc.text)
+            self.media.close(action.leg)
+            self._do(self.bridge.xmpp_leg_failed(action.leg, exc.reason))
+            return
+        if action.leg not in self._sip_legs:  # the phone hung up meanwhile
+            self.media.close(action.leg)
+            return
+        local = f"{action.caller}/{action.leg}"
+        call = self.component.place_call(room, local, action.mixer, action.leg, contents)
+        self._remember_xmpp(action.leg, call)
+        self.media.described(action.leg)
+
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("daemon task failed", error=repr(task.exception()))
 
     def _subscribe(self, room: str, conference: str) -> None:
         existing = self.subscribers.get(room)
