@@ -407,17 +407,27 @@ async def run_check(tryout: Tryout) -> bool:
 
 
 async def main_async(tryout: Tryout, check: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     mixer = LiveClient(MIXER, PASSWORD)
-    await mixer.login(tryout.ports.c2s)
-    mixer_task = asyncio.get_running_loop().create_task(run_mixer(mixer))
+    mixer_task: asyncio.Task[None] | None = None
     try:
+        await mixer.login(tryout.ports.c2s)
+        mixer_task = loop.create_task(run_mixer(mixer))
         if check:
-            return 0 if await run_check(tryout) else 1
-        print(tryout.banner(), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            checking = loop.create_task(run_check(tryout))
+            stopping = loop.create_task(stop.wait())
+            await asyncio.wait({checking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not checking.done():
+                checking.cancel()
+                say("check interrupted (Ctrl-C / SIGTERM)")
+                return 1
+            return 0 if checking.result() else 1
+        if not stop.is_set():
+            print(tryout.banner(), flush=True)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -429,7 +439,8 @@ async def main_async(tryout: Tryout, check: bool) -> int:
         say("stopping (Ctrl-C / SIGTERM)")
         return 0
     finally:
-        mixer_task.cancel()
+        if mixer_task is not None:
+            mixer_task.cancel()
         with contextlib.suppress(Exception):
             await mixer.logout()
 
