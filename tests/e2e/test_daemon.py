@@ -10,7 +10,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,41 @@ def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class SipBridge:
+    """A SIP conference bridge: sipp answering INVITEs with an isfocus Contact (the conference URI on
+    Kamailio, record-routing itself), its conference state PUBLISHed into Kamailio (`etag` of that)."""
+
+    focus: SippProcess
+    etag: str
+
+    def room(self, name: str = "weekly") -> str:
+        """A configuration's room backed by this bridge."""
+        return f'[[rooms]]\nname = "{name}"\nsip_focus = "sip:{name}@127.0.0.1:{self.focus.port}"\n'
+
+
+Bridges = Callable[..., Awaitable[SipBridge]]
+
+
+@pytest.fixture
+async def sip_bridge(tmp_path: Path, kamailio: Kamailio) -> AsyncIterator[Bridges]:
+    """Start a bridge that answers `calls` calls; stopped after the test."""
+    started: list[SippProcess] = []
+
+    async def start(calls: int = 1) -> SipBridge:
+        first = await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
+        focus = await asyncio.to_thread(
+            SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=calls, timeout=120,
+            keys={"focus": kamailio.uri("conf")},
+        )  # fmt: skip
+        started.append(focus)
+        return SipBridge(focus, etag_of(first))
+
+    yield start
+    for focus in started:
+        focus.stop()
 
 
 def write_config(
@@ -151,54 +187,47 @@ def terminate(client: LiveClient, room: str, sid: str) -> None:
 
 
 async def test_two_xmpp_clients_join_a_sip_bridge_and_follow_its_state(
-    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, sip_bridge: Bridges, start_daemon: object
 ) -> None:
-    first = await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
-    focus = await asyncio.to_thread(
-        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=2, timeout=90,
-        keys={"focus": kamailio.uri("conf")},
-    )  # fmt: skip
-    try:
-        port = free_port_both()
-        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
-        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, rooms), environ={})
-        daemon = await start_daemon(config)  # type: ignore[operator]
-        room = f"weekly@{prosody.component_domain}"
+    bridge = await sip_bridge(calls=2)
+    port = free_port_both()
+    rooms = bridge.room()
+    config = load_config(write_config(tmp_path / "gw.toml", prosody, port, rooms), environ={})
+    daemon = await start_daemon(config)  # type: ignore[operator]
+    room = f"weekly@{prosody.component_domain}"
 
-        alice = await login(prosody, "alice")
-        full = await join(alice, room, "a1")
-        assert full.get("state") == "full"
-        # Kamailio's user, in XMPP form; its SIP address kept in associated-aors
-        assert users(full) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
-        assert b"sip:alice@127.0.0.1" in etree.tostring(full)
-        assert full.get("entity") == f"xmpp:{room}"
+    alice = await login(prosody, "alice")
+    full = await join(alice, room, "a1")
+    assert full.get("state") == "full"
+    # Kamailio's user, in XMPP form; its SIP address kept in associated-aors
+    assert users(full) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
+    assert b"sip:alice@127.0.0.1" in etree.tostring(full)
+    assert full.get("entity") == f"xmpp:{room}"
 
-        bob = await login(prosody, "bob")
-        at_once = await join(bob, room, "b1")  # the second participant gets full state at once
-        assert at_once.get("state") == "full" and users(at_once) == users(full)
-        assert len(daemon.subscribers) == 1  # one SUBSCRIBE per room, shared
+    bob = await login(prosody, "bob")
+    at_once = await join(bob, room, "b1")  # the second participant gets full state at once
+    assert at_once.get("state") == "full" and users(at_once) == users(full)
+    assert len(daemon.subscribers) == 1  # one SUBSCRIBE per room, shared
 
-        # the bridge's state changes: both participants see it
-        await publish(
-            kamailio, tmp_path / "publish", "conf_publish_update_uac.xml", etag=etag_of(first), version="2"
-        )
-        for client in (alice, bob):
-            update = await client.coin(timeout=20)
-            assert "xmpp:bob\\40127.0.0.1@sip.localhost" in users(update)
+    # the bridge's state changes: both participants see it
+    await publish(
+        kamailio, tmp_path / "publish", "conf_publish_update_uac.xml", etag=bridge.etag, version="2"
+    )
+    for client in (alice, bob):
+        update = await client.coin(timeout=20)
+        assert "xmpp:bob\\40127.0.0.1@sip.localhost" in users(update)
 
-        terminate(alice, room, "a1")
-        terminate(bob, room, "b1")
-        result = await asyncio.to_thread(focus.wait, 30)  # each leg ended with a BYE the bridge answered
-        assert result.ok, str(result)
-        for _ in range(100):
-            if len(daemon.subscribers) == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert len(daemon.subscribers) == 0  # the last one out ended the subscription
-        await alice.logout()
-        await bob.logout()
-    finally:
-        focus.stop()
+    terminate(alice, room, "a1")
+    terminate(bob, room, "b1")
+    result = await asyncio.to_thread(bridge.focus.wait, 30)  # each leg ended with a BYE the bridge answered
+    assert result.ok, str(result)
+    for _ in range(100):
+        if len(daemon.subscribers) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert len(daemon.subscribers) == 0  # the last one out ended the subscription
+    await alice.logout()
+    await bob.logout()
 
 
 class Mixer:
@@ -382,99 +411,75 @@ async def test_a_burst_of_50_changes_reaches_each_recipient_as_one_or_two_docume
 
 
 async def test_kamailio_restarted_mid_call_the_room_resyncs(
-    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, sip_bridge: Bridges, start_daemon: object
 ) -> None:
-    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
-    focus = await asyncio.to_thread(
-        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=120,
-        keys={"focus": kamailio.uri("conf")},
-    )  # fmt: skip
-    try:
-        port = free_port_both()
-        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
-        # a short subscription: the refresh (at 80%) finds the restarted notifier within seconds
-        path = write_config(tmp_path / "gw.toml", prosody, port, rooms, sip="subscribe_expires = 10\n")
-        await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
-        room = f"weekly@{prosody.component_domain}"
-        alice = await login(prosody, "alice")
-        assert users(await join(alice, room, "a1")) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
+    bridge = await sip_bridge()
+    port = free_port_both()
+    rooms = bridge.room()
+    # a short subscription: the refresh (at 80%) finds the restarted notifier within seconds
+    path = write_config(tmp_path / "gw.toml", prosody, port, rooms, sip="subscribe_expires = 10\n")
+    await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
+    room = f"weekly@{prosody.component_domain}"
+    alice = await login(prosody, "alice")
+    assert users(await join(alice, room, "a1")) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]
 
-        # Kamailio restarts with an empty database; the bridge publishes its (changed) state again
-        await asyncio.to_thread(kamailio.stop)
-        await asyncio.to_thread(Kamailio.__post_init__, kamailio)  # a new, empty database
-        await asyncio.to_thread(kamailio.start)
-        for attempt in range(10):
-            republished = await asyncio.to_thread(
-                run_sipp, "conf_publish_two_uac.xml", kamailio.port, tmp_path / f"publish{attempt + 2}",
-                keys={"version": "1"},
-            )  # fmt: skip
-            if republished.ok:
-                break
-            await asyncio.sleep(0.5)
-        assert republished.ok, f"{republished}\n{kamailio.log()}"
+    # Kamailio restarts with an empty database; the bridge publishes its (changed) state again
+    await asyncio.to_thread(kamailio.stop)
+    await asyncio.to_thread(Kamailio.__post_init__, kamailio)  # a new, empty database
+    await asyncio.to_thread(kamailio.start)
+    for attempt in range(10):
+        republished = await asyncio.to_thread(
+            run_sipp, "conf_publish_two_uac.xml", kamailio.port, tmp_path / f"publish{attempt + 2}",
+            keys={"version": "1"},
+        )  # fmt: skip
+        if republished.ok:
+            break
+        await asyncio.sleep(0.5)
+    assert republished.ok, f"{republished}\n{kamailio.log()}"
 
-        seen: list[list[str]] = []
-        while "xmpp:bob\\40127.0.0.1@sip.localhost" not in (seen[-1] if seen else []):
-            document = await alice.coin(timeout=30)
-            seen.append(users(document))
-        terminate(alice, room, "a1")
-        assert (await asyncio.to_thread(focus.wait, 30)).ok
-        await alice.logout()
-    finally:
-        focus.stop()
+    seen: list[list[str]] = []
+    while "xmpp:bob\\40127.0.0.1@sip.localhost" not in (seen[-1] if seen else []):
+        document = await alice.coin(timeout=30)
+        seen.append(users(document))
+    terminate(alice, room, "a1")
+    assert (await asyncio.to_thread(bridge.focus.wait, 30)).ok
+    await alice.logout()
 
 
 async def test_prosody_restarted_participants_get_full_state_again(
-    tmp_path: Path, prosody: Prosody, kamailio: Kamailio, start_daemon: object
+    tmp_path: Path, prosody: Prosody, sip_bridge: Bridges, start_daemon: object
 ) -> None:
-    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
-    focus = await asyncio.to_thread(
-        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=120,
-        keys={"focus": kamailio.uri("conf")},
-    )  # fmt: skip
-    try:
-        port = free_port_both()
-        rooms = f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
-        # the component comes back 2-4 s after the loss: the participant's client is back before it
-        path = write_config(tmp_path / "gw.toml", prosody, port, rooms,
-                            xmpp="reconnect_initial_ms = 4000\nreconnect_max_s = 4\n")  # fmt: skip
-        daemon: Daemon = await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
-        room = f"weekly@{prosody.component_domain}"
-        alice = await login(prosody, "alice")
-        first = await join(alice, room, "a1")
-        await asyncio.to_thread(prosody.restart)
-        alice.abort()
-        await alice.logout()
-        alice = await login(prosody, "alice")
-        again = await alice.coin(timeout=20)
-        assert again.get("state") == "full" and users(again) == users(first)
-        assert int(again.get("version", "0")) > int(first.get("version", "0"))
-        assert daemon.component.link.connections == 2
-        terminate(alice, room, "a1")
-        assert (await asyncio.to_thread(focus.wait, 30)).ok
-        await alice.logout()
-    finally:
-        focus.stop()
+    bridge = await sip_bridge()
+    port = free_port_both()
+    rooms = bridge.room()
+    # the component comes back 2-4 s after the loss: the participant's client is back before it
+    path = write_config(tmp_path / "gw.toml", prosody, port, rooms,
+                        xmpp="reconnect_initial_ms = 4000\nreconnect_max_s = 4\n")  # fmt: skip
+    daemon: Daemon = await start_daemon(load_config(path, environ={}))  # type: ignore[operator]
+    room = f"weekly@{prosody.component_domain}"
+    alice = await login(prosody, "alice")
+    first = await join(alice, room, "a1")
+    await asyncio.to_thread(prosody.restart)
+    alice.abort()
+    await alice.logout()
+    alice = await login(prosody, "alice")
+    again = await alice.coin(timeout=20)
+    assert again.get("state") == "full" and users(again) == users(first)
+    assert int(again.get("version", "0")) > int(first.get("version", "0"))
+    assert daemon.component.link.connections == 2
+    terminate(alice, room, "a1")
+    assert (await asyncio.to_thread(bridge.focus.wait, 30)).ok
+    await alice.logout()
 
 
 async def test_sigterm_ends_every_subscription_and_session(
-    tmp_path: Path, prosody: Prosody, kamailio: Kamailio
+    tmp_path: Path, prosody: Prosody, sip_bridge: Bridges
 ) -> None:
-    await publish(kamailio, tmp_path / "publish", "conf_publish_uac.xml")
-    focus = await asyncio.to_thread(
-        SippProcess, "focus_bridge_uas.xml", tmp_path / "focus", calls=1, timeout=60,
-        keys={"focus": kamailio.uri("conf")},
-    )  # fmt: skip
+    bridge = await sip_bridge()
     port = free_port_both()
-    rooms = (
-        f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
-        f'[[rooms]]\nname = "standup"\nxmpp_focus = "{prosody.jid("mixer")}/desk"\n'
-    )
+    rooms = bridge.room() + f'[[rooms]]\nname = "standup"\nxmpp_focus = "{prosody.jid("mixer")}/desk"\n'
     path = write_config(tmp_path / "gw.toml", prosody, port, rooms, extra='[policy]\nsubscribe = "anyone"\n')
-    try:
-        await sigterm_scenario(tmp_path, prosody, port, path, focus)
-    finally:
-        focus.stop()
+    await sigterm_scenario(tmp_path, prosody, port, path, bridge.focus)
 
 
 async def sigterm_scenario(
