@@ -65,6 +65,19 @@ OFFER = (
     '<candidate component="1" generation="0" id="c1" ip="127.0.0.1" port="9"/></transport></content>'
 )
 
+# What the mixer answers the gateway's offer with: the gateway's Jingle leg offers ICE-UDP with DTLS-SRTP, so
+# the answer is ICE too; it has no candidate, as this mixer has no media (the call lasts all the same).
+MIXER_ANSWER = (
+    f'<content xmlns="{JINGLE}" creator="initiator" name="NAME">'
+    '<description xmlns="urn:xmpp:jingle:apps:rtp:1" media="audio">'
+    '<payload-type id="111" name="opus" clockrate="48000" channels="2"/>'
+    '<payload-type id="0" name="PCMU" clockrate="8000"/></description>'
+    '<transport xmlns="urn:xmpp:jingle:transports:ice-udp:1" ufrag="mixr" pwd="mixerpassword0123456789">'
+    '<fingerprint xmlns="urn:xmpp:jingle:apps:dtls:0" hash="sha-256" setup="active">'
+    + ":".join(["AB"] * 32)
+    + "</fingerprint></transport></content>"
+)
+
 PROSODY_CFG = """\
 {run_as_root}pidfile = "{run}/prosody.pid"
 data_path = "{run}/data"
@@ -228,6 +241,8 @@ class Tryout:
             f'[sip]\ndomain = "{SIP_DOMAIN}"\n'
             f'listen = ["udp:{LOOPBACK}:{self.ports.sip}", "tcp:{LOOPBACK}:{self.ports.sip}"]\n\n'
             '[logging]\nformat = "console"\nlevel = "info"\n\n'
+            "[media]                         # the stand-in bridge and mixer send no media: calls last an hour\n"
+            'address = "127.0.0.1"\nsilence_timeout_s = 3600\n\n'
             "[[rooms]]                       # XMPP clients call it; the bridge's focus is Kamailio here\n"
             f'name = "weekly"\nsip_focus = "sip:weekly@{LOOPBACK}:{self.ports.kamailio}"\n\n'
             "[[rooms]]                       # SIP phones call it; the mixer is run by scripts/run\n"
@@ -316,8 +331,8 @@ async def run_mixer(client: LiveClient) -> None:
             f"<users>{people}</users></conference-info></iq>"
         )
         content = jingle.find(f"{{{JINGLE}}}content")
-        answer = OFFER.replace(
-            'name="voice"', f'name="{content.get("name", "audio") if content is not None else "audio"}"'
+        answer = MIXER_ANSWER.replace(
+            "NAME", content.get("name", "audio") if content is not None else "audio"
         )
         client.send(
             f'<iq xmlns="{CLIENT}" type="set" id="accept-{sid}" to="{caller}"><jingle xmlns="{JINGLE}" '
