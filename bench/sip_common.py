@@ -53,6 +53,19 @@ def room_documents() -> tuple[bytes, bytes]:
     return conference_document(ROOM_USERS, indent=False), conference_document(ROOM_USERS + 1, indent=False)
 
 
+# sipp's socket buffers (-buff_size; its default is 64 KiB): 1,000 NOTIFYs of full state arriving at once
+# would overflow that and be retransmitted, and the subscriber, not the notifier, would set the pace
+SIPP_BUFFER = ["-buff_size", "4194304"]
+
+
+def udp_receive_drops() -> int:
+    """Datagrams this machine dropped because a socket's receive buffer was full (all sockets: other work
+    on the machine counts too)."""
+    lines = Path("/proc/net/snmp").read_text().splitlines()
+    names, values = (line.split() for line in lines if line.startswith("Udp:"))
+    return int(values[names.index("RcvbufErrors")])
+
+
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from bench.sip_common import (
     SCENARIO,
+    SIPP_BUFFER,
     BenchKamailio,
     OurNotifier,
     own_cpu,
@@ -44,6 +45,7 @@ from bench.sip_common import (
     room_documents,
     sipp_calls,
     sipp_summary,
+    udp_receive_drops,
 )
 from sip.transport import TransportAddress
 from sip.user_agent import UserAgent
@@ -64,20 +66,23 @@ class Outcome:
     datagram: float  # mean bytes of the second NOTIFY on the wire
     body: float  # mean bytes of its body
     cpu: float  # notifier CPU seconds from the change until sipp ended
+    retransmitted: int  # second NOTIFYs sipp received more than once
+    drops: int  # datagrams dropped by full receive buffers, machine-wide, from the change until sipp ended
     notes: str = ""
 
     def line(self) -> str:
         return (
             f"{self.name:>8}: {self.answered}/{SUBSCRIBERS} answered, last {self.wall * 1e3:.0f} ms after the change; "
             f"{self.datagram:.0f} bytes per subscriber ({self.body:.0f} of body); "
-            f"notifier CPU {self.cpu * 1e3:.0f} ms{self.notes}"
+            f"notifier CPU {self.cpu * 1e3:.0f} ms; NOTIFYs retransmitted {self.retransmitted}, "
+            f"UDP receive-buffer drops {self.drops}{self.notes}"
         )
 
 
 def start_subscribers(port: int, directory: Path) -> SippProcess:
     return SippProcess(
         SCENARIO, directory, remote_port=port, calls=SUBSCRIBERS, timeout=300, keys={"fanout": "1"},
-        extra=["-r", str(RATE), "-rp", "1000", "-l", str(SUBSCRIBERS)],
+        extra=["-r", str(RATE), "-rp", "1000", "-l", str(SUBSCRIBERS), *SIPP_BUFFER],
     )  # fmt: skip
 
 
@@ -89,7 +94,9 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
         await asyncio.sleep(0.05)
 
 
-def outcome(name: str, result: SippResult, change: float, cpu: float, notes: str = "") -> Outcome:
+def outcome(
+    name: str, result: SippResult, change: float, *, cpu: float, drops: int, notes: str = ""
+) -> Outcome:
     calls = sipp_calls(result.log)
     late = [c for c in calls.values() if c.notify1 >= change]
     if late:
@@ -107,6 +114,8 @@ def outcome(name: str, result: SippResult, change: float, cpu: float, notes: str
         datagram=statistics.fmean(sizes) if sizes else 0.0,
         body=statistics.fmean(c.body2 for c in answered if c.body2 is not None) if answered else 0.0,
         cpu=cpu,
+        retransmitted=len(sizes) - len(answered),
+        drops=drops,
         notes=notes,
     )
 
@@ -122,14 +131,15 @@ async def ours(directory: Path) -> Outcome:
         )
         await asyncio.sleep(SETTLE)
         notifier.answered.clear()
-        cpu = own_cpu()
+        cpu, drops = own_cpu(), udp_receive_drops()
         change = time.time()
         await notifier.change(after)
         await until(lambda: len(notifier.answered) >= SUBSCRIBERS, 120, "every second NOTIFY answered")
         seen = max(notifier.answered) - change
         result = await asyncio.to_thread(sipp.wait)
-        cpu = own_cpu() - cpu
-        return outcome("ours", result, change, cpu, f" (our driver saw the last 200 at {seen * 1e3:.0f} ms)")
+        cpu, drops = own_cpu() - cpu, udp_receive_drops() - drops
+        notes = f" (our driver saw the last 200 at {seen * 1e3:.0f} ms)"
+        return outcome("ours", result, change, cpu=cpu, drops=drops, notes=notes)
     finally:
         if sipp is not None:
             sipp.stop()
@@ -154,13 +164,13 @@ async def kamailio(directory: Path) -> Outcome:
 
         await until(lambda: subscribed() >= SUBSCRIBERS, 120, "1,000 subscriptions to Kamailio")
         await asyncio.sleep(SETTLE)
-        cpu = server.cpu()
+        cpu, drops = server.cpu(), udp_receive_drops()
         _, change = await server.publish(ua, after, etag)
         result = await asyncio.to_thread(sipp.wait)
-        cpu = server.cpu() - cpu
+        cpu, drops = server.cpu() - cpu, udp_receive_drops() - drops
         if not server.process or not server.process.alive():
             raise RuntimeError(f"Kamailio died:\n{server.log()}")
-        return outcome("Kamailio", result, change, cpu)
+        return outcome("Kamailio", result, change, cpu=cpu, drops=drops)
     finally:
         if sipp is not None:
             sipp.stop()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.sip_common import (
     SCENARIO,
+    SIPP_BUFFER,
     BenchKamailio,
     OurNotifier,
     own_cpu,
@@ -73,7 +74,7 @@ class Outcome:
 def subscribe(port: int, directory: Path) -> SippResult:
     return run_sipp(
         SCENARIO, port, directory, calls=CALLS, timeout=120, keys={"fanout": "0"},
-        extra=["-r", str(RATE), "-rp", "1000", "-l", str(LIMIT)],
+        extra=["-r", str(RATE), "-rp", "1000", "-l", str(LIMIT), *SIPP_BUFFER],
     )  # fmt: skip
 
 
