@@ -12,6 +12,7 @@ Built on sipmessage's `Request`/`Response`. Two gaps of `sipua.create_response` 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import cast
 
 from sipmessage import CSeq, Message, Request, Response, Via
@@ -202,7 +203,7 @@ def create_response(
     phrase: str | None = None,
     *,
     tag: str | None = None,
-    headers: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+    headers: Iterable[tuple[str, str]] = (),
     body: bytes = b"",
     content_type: str | None = None,
 ) -> Response:
@@ -225,6 +226,13 @@ def create_response(
     if content_type is not None:
         response.headers.set("Content-Type", content_type)
     return response
+
+
+def set_body(message: Message, content_type: str, body: bytes) -> None:
+    """Give a message a body, with its Content-Type and Content-Length."""
+    message.body = body
+    message.headers.set("Content-Type", content_type)
+    message.headers.set("Content-Length", str(len(body)))
 
 
 class LocalResponse(Response):

@@ -42,7 +42,7 @@ response is sent when that response arrives, as one document covering everything
 changes cannot overtake itself on UDP and turn into a version gap). Final NOTIFYs (terminated) go at once.
 Coalescing bursts in time stays the caller's: call `room_changed` once per window, as on the XMPP side.
 
-Every response carries `Allow-Events: conference` and a To-tag. A subscription's dialog (`DialogRecord`)
+Every response carries `Allow-Events: conference` and a To-tag. A subscription's dialog (`sip.dialogs.Dialog`)
 sends its NOTIFYs to the subscriber's Contact along the Record-Route set.
 """
 
@@ -60,6 +60,7 @@ from gateway.document_writer import serialize
 from gateway.errors import VersionOverflowError
 from gateway.recipient_view import RecipientView
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
+from sip.dialogs import Dialog, DialogError
 from sip.event_headers import (
     Event,
     HeaderError,
@@ -69,7 +70,7 @@ from sip.event_headers import (
     event_of,
     expires_of,
 )
-from sip.in_dialog import DialogError, DialogRecord, random_token, respond, set_body, tag_of
+from sip.messages import create_response, from_tag, new_tag, set_body, to_tag
 from sip.rooms import ConferenceRoom, RoomDirectory
 
 PACKAGE = "conference"
@@ -96,7 +97,7 @@ class Subscription:
 
     id: str
     room: ConferenceRoom
-    dialog: DialogRecord
+    dialog: Dialog
     event: Event
     subscriber: Address
     expires_at: float
@@ -143,7 +144,7 @@ class ConferenceNotifier:
         contact: URI,
         clock: Callable[[], float],
         config: NotifierConfig | None = None,
-        new_tag: Callable[[], str] = random_token,
+        new_tag: Callable[[], str] = new_tag,
     ) -> None:
         self.rooms = rooms
         self.contact = contact
@@ -167,7 +168,7 @@ class ConferenceNotifier:
         """What to do about a SUBSCRIBE (any: new, refresh, unsubscribe)."""
         if request.method != "SUBSCRIBE":
             raise ValueError(f"the notifier takes SUBSCRIBE requests, not {request.method}")
-        if tag_of(request, "To") is not None:
+        if to_tag(request) is not None:
             return self._in_dialog(request)
         try:
             event = event_of(request)
@@ -193,7 +194,7 @@ class ConferenceNotifier:
             return [self._reply(request, 423, headers=[("Min-Expires", str(self.config.min_expires))])]
         local_tag = self.new_tag()
         try:
-            dialog = DialogRecord.as_uas(request, local_tag, self._contact_for(room))
+            dialog = Dialog.from_request(request, local_tag, local_contact=self._contact_for(room))
         except DialogError as exc:
             return [self._reply(request, 400, phrase=_phrase(exc))]
         sub_id = f"{dialog.call_id};{local_tag};{event.id or ''}"
@@ -214,14 +215,14 @@ class ConferenceNotifier:
             return [self._reply(request, 400, phrase=_phrase(exc))]
         if event is None or event.package != PACKAGE:
             return [self._reply(request, 489)]
-        key = (request.call_id, tag_of(request, "To") or "", tag_of(request, "From") or "", event.id)
+        key = (request.call_id, to_tag(request) or "", from_tag(request) or "", event.id)
         sub = self._by_key.get(key)
         if sub is None:
             return [self._reply(request, 481)]
         tag = sub.dialog.local_tag
         try:
             requested = expires_of(request)
-            in_order = sub.dialog.accept_remote_cseq(request)
+            in_order = sub.dialog.accept_cseq(request)
         except (HeaderError, ValueError, KeyError) as exc:
             return [self._reply(request, 400, to_tag=tag, phrase=_phrase(exc))]
         if not in_order:
@@ -279,7 +280,7 @@ class ConferenceNotifier:
             extra.append(("Contact", str(contact)))
         extra.append(ALLOW_EVENTS)
         tag = to_tag if to_tag is not None else self.new_tag()
-        return SendResponse(respond(request, code, to_tag=tag, phrase=phrase, headers=extra))
+        return SendResponse(create_response(request, code, phrase, tag=tag, headers=extra))
 
     # -- NOTIFY ----------------------------------------------------------------------------------------------
 
@@ -372,7 +373,7 @@ class ConferenceNotifier:
         sent is the same NOTIFY sent again by the transport with credentials after a 401/407 (RFC 3261
         section 22.2); the dialog's CSeq then moves past it."""
         try:
-            key = (message.call_id, tag_of(message, "From") or "")
+            key = (message.call_id, from_tag(message) or "")
             sequence = message.cseq.sequence
         except (KeyError, ValueError):
             return None

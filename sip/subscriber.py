@@ -67,6 +67,7 @@ from gateway.document_parser import ConferenceInfoParser, default_parser
 from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError
 from gateway.merge import merge
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
+from sip.dialogs import Dialog, DialogError, Route
 from sip.event_headers import (
     HeaderError,
     Reason,
@@ -77,7 +78,7 @@ from sip.event_headers import (
     retry_after_of,
     subscription_state_of,
 )
-from sip.in_dialog import DialogError, DialogRecord, Route, random_token, respond, tag_of
+from sip.messages import create_response, from_tag, new_tag, to_tag
 
 PACKAGE = "conference"
 REFRESH_AT = 0.8  # of the granted interval
@@ -182,7 +183,7 @@ class ConferenceSubscriber:
         clock: Callable[[], float],
         config: SubscriberConfig | None = None,
         parser: ConferenceInfoParser | None = None,
-        new_token: Callable[[], str] = random_token,
+        new_token: Callable[[], str] = new_tag,
         key: str | None = None,
     ) -> None:
         self.conference = conference
@@ -195,7 +196,7 @@ class ConferenceSubscriber:
         self.key = key or str(conference.uri)
         self.state = SubscriberState.IDLE
         self.conference_state: ConferenceInfo | None = None  # what the owner was last told
-        self.dialog: DialogRecord | None = None
+        self.dialog: Dialog | None = None
         self.failures = 0
         self._held: ConferenceInfo | None = None  # the merge base of this subscription (versions)
         self._expires = self.config.expires
@@ -245,13 +246,11 @@ class ConferenceSubscriber:
             return False
         if isinstance(message, Request):
             try:
-                return (
-                    message.call_id == self.dialog.call_id and tag_of(message, "To") == self.dialog.local_tag
-                )
+                return message.call_id == self.dialog.call_id and to_tag(message) == self.dialog.local_tag
             except KeyError:
                 return False
         try:
-            return message.call_id == self.dialog.call_id and tag_of(message, "From") == self.dialog.local_tag
+            return message.call_id == self.dialog.call_id and from_tag(message) == self.dialog.local_tag
         except KeyError:
             return False
 
@@ -260,7 +259,7 @@ class ConferenceSubscriber:
         if self.dialog is None:
             return False
         try:
-            return request.call_id == self.dialog.call_id and tag_of(request, "From") == self.dialog.local_tag
+            return request.call_id == self.dialog.call_id and from_tag(request) == self.dialog.local_tag
         except KeyError:
             return False
 
@@ -271,12 +270,12 @@ class ConferenceSubscriber:
         if dialog is None or not self.owns(request):
             return [_reply(request, 481, None)]
         tag = dialog.local_tag
-        if dialog.established and tag_of(request, "From") != dialog.remote_tag:
+        if dialog.established and from_tag(request) != dialog.remote_tag:
             return [_reply(request, 481, tag)]  # a second notifier (a forked SUBSCRIBE): ends it there
         try:
             event = event_of(request)
             sub_state = subscription_state_of(request)
-            in_order = not dialog.established or dialog.accept_remote_cseq(request)
+            in_order = not dialog.established or dialog.accept_cseq(request)
         except (HeaderError, ValueError, KeyError) as exc:
             return [_reply(request, 400, tag, _phrase(exc))]
         if event is None or event.package != PACKAGE:
@@ -398,7 +397,7 @@ class ConferenceSubscriber:
             self.state = SubscriberState.ACTIVE
         else:
             with contextlib.suppress(DialogError):  # a 2xx with a bad Contact: keep the target we have
-                self.dialog.refresh_target(response)
+                self.dialog.accept_response(response)
             self.failures = 0  # a refreshed subscription is a working one
         if self.state is not SubscriberState.ACTIVE:
             return []
@@ -468,7 +467,7 @@ class ConferenceSubscriber:
 
     def _new_subscription(self) -> list[Output]:
         """A new dialog: new Call-ID and tag; versions start again, so does the merge."""
-        self.dialog = DialogRecord.as_uac(
+        self.dialog = Dialog.as_uac(
             local_address=self.local,
             remote_address=self.conference,
             local_contact=self.contact,
@@ -643,7 +642,7 @@ def _reply(request: Request, code: int, tag: str | None, phrase: str | None = No
     headers: Iterable[tuple[str, str]] = [("Allow-Events", PACKAGE)] if code == 489 else []
     if code == 415:
         headers = [("Accept", MIME_TYPE)]
-    return SendResponse(respond(request, code, to_tag=tag, phrase=phrase, headers=headers))
+    return SendResponse(create_response(request, code, phrase, tag=tag, headers=headers))
 
 
 def _phrase(exc: Exception) -> str:

@@ -13,7 +13,9 @@ from gateway.document_parser import parse
 from gateway.merge import merge
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, TimerKind
 from sip.event_headers import Reason, SubscriptionState, Substate, event_of, expires_of, subscription_state_of
-from sip.in_dialog import respond, tag_of
+from sip.messages import create_response
+from sip.messages import from_tag as from_tag_of
+from sip.messages import to_tag as to_tag_of
 from sip.notifier import (
     ConferenceNotifier,
     NotifierConfig,
@@ -145,7 +147,7 @@ def notify_of(outputs: list[Output]) -> Request:
 
 def ok(notify: Request, code: int = 200) -> Response:
     """The subscriber's answer to a NOTIFY, as the notifier reads it."""
-    response = reparse(respond(notify, code, to_tag=None))
+    response = reparse(create_response(notify, code))
     assert isinstance(response, Response)
     return response
 
@@ -168,7 +170,7 @@ def test_subscribe_is_accepted_and_full_state_follows_at_once() -> None:
     assert response.code == 200
     assert expires_of(response) == 600
     assert response.headers["Allow-Events"] == "conference"
-    local_tag = tag_of(response, "To")
+    local_tag = to_tag_of(response)
     assert local_tag
     contact = response.contact[0]
     assert contact.uri == URI.parse("sip:weekly@192.0.2.1:5060;transport=udp")
@@ -181,8 +183,8 @@ def test_subscribe_is_accepted_and_full_state_follows_at_once() -> None:
     assert notify.uri == URI.parse("sip:alice@198.51.100.7:5062;transport=udp")  # the remote target
     assert notify.headers.getlist("Route") == []
     assert one(out, SendRequest).next_hop == notify.uri
-    assert tag_of(notify, "From") == local_tag
-    assert tag_of(notify, "To") == "al1"
+    assert from_tag_of(notify) == local_tag
+    assert to_tag_of(notify) == "al1"
     assert notify.call_id == "c1@198.51.100.7"
     assert notify.cseq.method == "NOTIFY"
     assert str(event_of(notify)) == "conference;id=e1"  # the id echoed
@@ -214,7 +216,7 @@ def test_too_brief_gets_423_with_min_expires_and_a_to_tag() -> None:
     response = answered(out)
     assert response.code == 423
     assert response.headers["Min-Expires"] == "120"
-    assert tag_of(response, "To")
+    assert to_tag_of(response)
     assert response.headers["Allow-Events"] == "conference"
     assert len(out) == 1 and len(n) == 0
 
@@ -242,13 +244,13 @@ def test_other_events_get_489_with_allow_events() -> None:
         assert response.code == 489
         assert response.phrase == "Bad Event"
         assert response.headers["Allow-Events"] == "conference"
-        assert tag_of(response, "To")
+        assert to_tag_of(response)
 
 
 def test_unknown_room_gets_404() -> None:
     response = answered(notifier().subscribe_received(subscribe(uri="sip:nothere@gw.example.org")))
     assert response.code == 404
-    assert tag_of(response, "To")
+    assert to_tag_of(response)
 
 
 def test_policy_refusal_gets_403() -> None:
@@ -257,7 +259,7 @@ def test_policy_refusal_gets_403() -> None:
     n = notifier(room)
     response = answered(n.subscribe_received(subscribe()))
     assert response.code == 403
-    assert tag_of(response, "To")
+    assert to_tag_of(response)
     assert len(n) == 0
 
 
@@ -270,7 +272,7 @@ def test_malformed_requests_get_400() -> None:
         response = answered(notifier().subscribe_received(req))
         assert response.code == 400, req
         assert response.phrase.startswith("Bad Request")
-        assert tag_of(response, "To")
+        assert to_tag_of(response)
 
 
 def test_what_a_dialog_needs_is_checked() -> None:
@@ -314,7 +316,7 @@ def test_refresh_gets_full_state_again_with_the_next_version() -> None:
     n.response_received(ok(first))
     clock.now += 300
     old_expiry = sub.expiry
-    out = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2))
+    out = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=2))
     assert answered(out).code == 200
     assert expires_of(answered(out)) == 600
     notify = notify_of(out)
@@ -331,7 +333,7 @@ def test_refresh_may_move_the_remote_target() -> None:
     _, first, response = started(n)
     n.response_received(ok(first))
     out = n.subscribe_received(
-        subscribe(600, to_tag=tag_of(response, "To"), cseq=2, contact="<sip:alice@203.0.113.5:5070>")
+        subscribe(600, to_tag=to_tag_of(response), cseq=2, contact="<sip:alice@203.0.113.5:5070>")
     )
     assert notify_of(out).uri == URI.parse("sip:alice@203.0.113.5:5070")
 
@@ -339,9 +341,9 @@ def test_refresh_may_move_the_remote_target() -> None:
 def test_refresh_too_brief_gets_423_and_the_subscription_stays() -> None:
     n = notifier(min_expires=120)
     sub, _, response = started(n)
-    out = n.subscribe_received(subscribe(10, to_tag=tag_of(response, "To"), cseq=2))
+    out = n.subscribe_received(subscribe(10, to_tag=to_tag_of(response), cseq=2))
     assert answered(out).code == 423
-    assert tag_of(answered(out), "To") == tag_of(response, "To")
+    assert to_tag_of(answered(out)) == to_tag_of(response)
     assert n.subscriptions() == [sub]
 
 
@@ -349,7 +351,7 @@ def test_unsubscribe_gets_a_terminated_notify_and_ends_it() -> None:
     n = notifier()
     sub, first, response = started(n)
     n.response_received(ok(first))
-    out = n.subscribe_received(subscribe(0, to_tag=tag_of(response, "To"), cseq=2))
+    out = n.subscribe_received(subscribe(0, to_tag=to_tag_of(response), cseq=2))
     assert answered(out).code == 200
     assert expires_of(answered(out)) == 0
     notify = notify_of(out)
@@ -359,7 +361,7 @@ def test_unsubscribe_gets_a_terminated_notify_and_ends_it() -> None:
     assert one(out, SubscriptionEnded) == SubscriptionEnded(sub, "timeout")
     assert one(out, CancelTimer).timer.kind is TimerKind.EXPIRY
     assert len(n) == 0
-    again = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=3))
+    again = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=3))
     assert answered(again).code == 481
 
 
@@ -367,11 +369,11 @@ def test_unknown_dialog_or_event_id_gets_481() -> None:
     n = notifier()
     _, _, response = started(n)
     assert answered(n.subscribe_received(subscribe(600, to_tag="nope", cseq=2))).code == 481
-    other_id = subscribe(600, to_tag=tag_of(response, "To"), cseq=2, event="conference;id=e2")
+    other_id = subscribe(600, to_tag=to_tag_of(response), cseq=2, event="conference;id=e2")
     assert answered(n.subscribe_received(other_id)).code == 481
     assert (
         answered(
-            n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2, event="presence"))
+            n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=2, event="presence"))
         ).code
         == 489
     )
@@ -380,7 +382,7 @@ def test_unknown_dialog_or_event_id_gets_481() -> None:
 def test_refresh_with_an_old_cseq_gets_500() -> None:
     n = notifier()
     _, _, response = started(n, subscribe(cseq=5))
-    out = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=5))
+    out = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=5))
     assert answered(out).code == 500
     assert not of(out, SendRequest)
 
@@ -420,7 +422,7 @@ def test_versions_are_counted_per_subscription() -> None:
     n = notifier(room)
     _, first_a, response_a = started(n)
     n.response_received(ok(first_a))
-    refresh = n.subscribe_received(subscribe(600, to_tag=tag_of(response_a, "To"), cseq=2))
+    refresh = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response_a), cseq=2))
     n.response_received(ok(notify_of(refresh)))  # A holds version 2
     _, first_b, _ = started(n, subscribe(call_id="c2"))
     n.response_received(ok(first_b))  # B holds version 1
@@ -451,7 +453,7 @@ def test_a_refresh_while_a_notify_is_outstanding_gets_full_state_after_it() -> N
     room = SipRoom()
     n = notifier(room)
     _, first, response = started(n)
-    out = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2))
+    out = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=2))
     assert answered(out).code == 200
     assert not of(out, SendRequest)
     document = parse(notify_of(n.response_received(ok(first))).body)
@@ -477,7 +479,7 @@ def test_a_stale_expiry_timer_is_ignored() -> None:
     sub, _, response = started(n)
     old = sub.expiry
     assert old is not None
-    n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2))
+    n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=2))
     assert n.timer_fired(old) == []
     assert len(n) == 1
 
@@ -632,7 +634,7 @@ def test_merging_every_notify_gives_the_room_state_with_versions_one_by_one(data
             room.current = data.draw(mutation(room.current))
             out = n.room_changed(room)
         else:
-            out = n.subscribe_received(subscribe(600, to_tag=tag_of(response, "To"), cseq=2 + step))
+            out = n.subscribe_received(subscribe(600, to_tag=to_tag_of(response), cseq=2 + step))
         pending = notify_of(out) if of(out, SendRequest) else None
     while pending is not None:
         document = parse(pending.body)
@@ -671,7 +673,7 @@ HEADERS = ["Event", "Expires", "Contact", "Accept", "Record-Route", "From", "To"
 def test_any_subscribe_gets_one_response(values: dict[str, str]) -> None:
     n = notifier()
     _, _, response = started(n)
-    for to_tag in (None, tag_of(response, "To")):
+    for to_tag in (None, to_tag_of(response)):
         req = subscribe(to_tag=to_tag, cseq=9)
         for name, value in values.items():
             req.headers.set(name, value)

@@ -14,8 +14,11 @@ from gateway.conference_info import ConferenceInfo, Endpoint, EndpointStatus, St
 from gateway.document_parser import parse
 from gateway.document_writer import serialize
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
+from sip.dialogs import Route
 from sip.event_headers import Reason, event_of, expires_of
-from sip.in_dialog import Route, respond, tag_of
+from sip.messages import create_response
+from sip.messages import from_tag as from_tag_of
+from sip.messages import to_tag as to_tag_of
 from sip.notifier import ConferenceNotifier
 from sip.subscriber import (
     AFTER_TERMINATION,
@@ -98,7 +101,7 @@ def answer(
         headers += [("Contact", FOCUS_CONTACT)]
         if expires is not None:
             headers.append(("Expires", str(expires)))
-    response = reparse(respond(subscribe, code, to_tag="n1", headers=headers))
+    response = reparse(create_response(subscribe, code, tag="n1", headers=headers))
     assert isinstance(response, Response)
     return response
 
@@ -183,7 +186,7 @@ def test_the_subscribe_asks_for_conference_state() -> None:
     assert req.headers["Accept"] == "application/conference-info+xml"
     assert expires_of(req) == 1800
     assert req.headers["Max-Forwards"] == "70"
-    assert tag_of(req, "From") and tag_of(req, "To") is None
+    assert from_tag_of(req) and to_tag_of(req) is None
     assert req.contact[0].uri == URI.parse("sip:weekly@192.0.2.1:5060;transport=udp")
     assert req.cseq.sequence == 1
     assert s.state is SubscriberState.SUBSCRIBING
@@ -207,7 +210,7 @@ def test_2xx_then_notify_gives_the_state(code: int) -> None:
     out = s.notify_received(notify(first, body=document(1, user("sip:bob@example.com", "Bob"))))
     response = response_to(out)
     assert response.code == 200
-    assert tag_of(response, "To") == tag_of(first, "From")
+    assert to_tag_of(response) == from_tag_of(first)
     state = one(out, StateChanged).state
     assert set(state.user_map()) == {"sip:bob@example.com"}
     assert s.conference_state == state
@@ -248,7 +251,7 @@ def test_refresh_goes_in_dialog_to_the_contact_along_the_reversed_record_route()
     assert refresh.uri == URI.parse("sip:conf@192.0.2.50:5060;transport=udp")
     assert refresh.headers.getlist("Route") == ["<sip:p2.example.org;lr>", "<sip:p1.example.net;lr>"]
     assert one(out, SendRequest).next_hop == URI.parse("sip:p2.example.org;lr")
-    assert tag_of(refresh, "To") == "n1"
+    assert to_tag_of(refresh) == "n1"
     assert refresh.call_id == first.call_id
     assert refresh.cseq.sequence == 2
     assert expires_of(refresh) == 3600
@@ -347,7 +350,7 @@ def test_a_version_gap_gets_200_and_a_refresh_for_full_state() -> None:
     assert response_to(out).code == 200
     assert not of(out, StateChanged)
     refresh = sent(out)
-    assert refresh.method == "SUBSCRIBE" and tag_of(refresh, "To") == "n1"
+    assert refresh.method == "SUBSCRIBE" and to_tag_of(refresh) == "n1"
     # while that refresh is out, another gap asks for nothing more
     gap = s.notify_received(
         notify(first, body=document(5, user("sip:x@example.com", "X"), state=State.PARTIAL), cseq=3)
@@ -405,7 +408,7 @@ def test_a_notify_for_no_subscription_gets_481() -> None:
     stray.headers.set("Call-ID", "unknown")
     response = response_to(subscribers.notify_received(stray))
     assert response.code == 481
-    assert tag_of(response, "To")
+    assert to_tag_of(response)
     assert response_to(subscribers.notify_received(notify(first, body=document(1)))).code == 200
     cancelled = subscribers.forget(s)
     assert {c.timer.kind for c in of(cancelled, CancelTimer)} == {TimerKind.REFRESH, TimerKind.EXPIRY}
@@ -445,7 +448,7 @@ def test_terminated_deactivated_or_timeout_resubscribes_at_once(reason: str | No
     assert response_to(out).code == 200
     assert one(out, Interrupted).retry_in == 0.0
     again = sent(out)
-    assert again.call_id != first.call_id and tag_of(again, "To") is None
+    assert again.call_id != first.call_id and to_tag_of(again) is None
     assert again.cseq.sequence == 1
     assert s.state is SubscriberState.SUBSCRIBING
 
@@ -584,7 +587,7 @@ def test_stop_unsubscribes_and_waits_for_the_terminated_notify() -> None:
     out = s.stop()
     unsubscribe = sent(out)
     assert expires_of(unsubscribe) == 0
-    assert tag_of(unsubscribe, "To") == "n1"
+    assert to_tag_of(unsubscribe) == "n1"
     assert s.state is SubscriberState.UNSUBSCRIBING
     assert s.response_received(answer(unsubscribe, expires=0)) == []
     out = s.notify_received(notify(first, "terminated;reason=timeout", cseq=2))
