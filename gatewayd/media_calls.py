@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -183,7 +183,9 @@ class _Media:
     content_name: str = "audio"
     content_creator: Creator = Creator.INITIATOR
     call: MediaCall | None = None
-    closed: bool = False
+    closed: bool = False  # the call ended: nothing more is done with its legs
+    busy: int = 0  # steps awaiting on the legs (opening, gathering, ICE set-up): they release them
+    released: bool = False
 
     def legs(self) -> list[MediaLeg]:
         return [leg for leg in (self.jingle, self.sip) if leg is not None]
@@ -249,6 +251,7 @@ class MediaCalls:
             media.jingle = RtpLeg(self.ports)
         media.jingle.on_failure = self._failure_handler(media)
         await self._open(media, media.sip, *([media.jingle] if isinstance(media.jingle, RtpLeg) else []))
+        self._live(leg)
         keys = [c.key for c in offered]
         ours = sorted(AUDIO_CODECS, key=lambda c: keys.index(c.key) if c.key in keys else len(keys))
         description = sdp_session(sdp_offer(media.sip, ours), self.settings.address)
@@ -272,9 +275,10 @@ class MediaCalls:
             if isinstance(media.jingle, JingleLeg):
                 if self.trickle:
                     media.jingle.on_local_candidate = media.trickled.append
-                content = await jingle_answer(
-                    media.jingle, media.offer, media.sip.codec, trickle=self.trickle
-                )
+                async with self._busy(media):
+                    content = await jingle_answer(
+                        media.jingle, media.offer, media.sip.codec, trickle=self.trickle
+                    )
                 media.jingle.on_local_candidate = None
             else:
                 content = raw_udp_answer(media.jingle, media.offer, media.sip.codec)
@@ -296,10 +300,12 @@ class MediaCalls:
         jingle = media.jingle = JingleLeg(self.ports, controlling=True, certificate=self.certificate)
         jingle.on_failure = self._failure_handler(media)
         await self._open(media, media.sip)
+        self._live(leg)
         keys = [c.key for m in offer.media if m.media == "audio" for c in codecs_from_sdp(m)]
         ours = sorted(AUDIO_CODECS, key=lambda c: keys.index(c.key) if c.key in keys else len(keys))
         try:
-            content = await jingle_offer(jingle, codecs=ours)
+            async with self._busy(media):
+                content = await jingle_offer(jingle, codecs=ours)
         except NoPortAvailable as exc:
             raise MediaRefused("general-error", 503, str(exc)) from None
         media = self._live(leg)
@@ -321,7 +327,8 @@ class MediaCalls:
             raise MediaRefused("unsupported-transports", 488, "the answer is not ICE-UDP with DTLS")
         assert isinstance(media.jingle, JingleLeg)
         try:
-            await jingle_apply_answer(media.jingle, answer)
+            async with self._busy(media):
+                await jingle_apply_answer(media.jingle, answer)
         except NegotiationError as exc:
             raise MediaRefused("failed-application", 488, str(exc)) from None
         self._live(leg)
@@ -389,7 +396,7 @@ class MediaCalls:
                 continue
             if isinstance(content.transport, IceUdpTransport):
                 if media.ready:
-                    self._spawn(media.jingle.add_remote(content.transport))
+                    self._spawn(self._add_remote(media, content.transport))
                 else:
                     media.pending.append(content.transport)
 
@@ -399,16 +406,16 @@ class MediaCalls:
         if media is None or media.closed:
             return
         media.closed = True
-        if media.call is not None:
-            self._spawn(media.call.close())
-        else:
-            self._spawn(_close_legs(media.legs()))
+        self._release(media)
 
     async def close_all(self) -> None:
+        """Close every call's media; when it returns, every socket is closed."""
         for leg in list(self._calls):
             self.close(leg)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for _ in range(3):  # asyncio transports close their sockets on a later turn of the loop
+            await asyncio.sleep(0)
 
     # -- helpers ------------------------------------------------------------------------------------------
 
@@ -427,22 +434,44 @@ class MediaCalls:
 
     async def _open(self, media: _Media, *legs: RtpLeg) -> None:
         try:
-            for leg in legs:
-                await leg.open()
+            async with self._busy(media):
+                for leg in legs:
+                    await leg.open()
         except NoPortAvailable as exc:
             self.close(media.leg)
             raise MediaRefused("general-error", 503, str(exc)) from None
-        if media.closed:
-            await _close_legs(media.legs())  # closed while opening: what opened since is closed here
-            raise MediaGone(media.leg)
 
     async def _ready(self, media: _Media) -> None:
         media.ready = True
         pending, media.pending = media.pending, []
-        if isinstance(media.jingle, JingleLeg):
-            for transport in pending:
-                await media.jingle.add_remote(transport)
+        for transport in pending:
+            await self._add_remote(media, transport)
         self._live(media.leg)
+
+    async def _add_remote(self, media: _Media, transport: IceUdpTransport) -> None:
+        if media.closed or not isinstance(media.jingle, JingleLeg):
+            return
+        async with self._busy(media):
+            await media.jingle.add_remote(transport)
+
+    @contextlib.asynccontextmanager
+    async def _busy(self, media: _Media) -> AsyncIterator[None]:
+        """A step awaiting on the legs: a close meanwhile waits for it (a socket bound after the legs were
+        closed would never be closed), then releases them."""
+        media.busy += 1
+        try:
+            yield
+        finally:
+            media.busy -= 1
+            if media.closed:
+                self._release(media)
+
+    def _release(self, media: _Media) -> None:
+        """Close the legs of a call that ended, once no step awaits on them."""
+        if media.released or media.busy:
+            return
+        media.released = True
+        self._spawn(media.call.close() if media.call is not None else _close_legs(media.legs()))
 
     def _failure_handler(self, media: _Media) -> Callable[[MediaLeg, str], None]:
         """ICE or DTLS failing before the relay runs (MediaCall takes over the legs' failures once it
@@ -461,8 +490,9 @@ class MediaCalls:
         self._calls.pop(media.leg, None)
         media.closed = True
         if media.call is None:
-            self._spawn(_close_legs(media.legs()))
+            self._release(media)
         else:
+            media.released = True  # the MediaCall closes its legs itself
             self._spawn(media.call.wait_closed())
         self.on_end(media.leg, ended)
 
