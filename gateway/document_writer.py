@@ -22,10 +22,15 @@ from gateway.conference_info import (
     ConferenceDescription,
     ConferenceInfo,
     Endpoint,
+    EndpointStatus,
     Execution,
     Extensible,
+    JoiningMethod,
     Media,
+    MediaStatus,
     Node,
+    State,
+    UriEntry,
     Uris,
     User,
     check_version,
@@ -67,6 +72,20 @@ def _when(value: datetime) -> str:
     if value.tzinfo is not None and value.utcoffset() == timedelta(0):
         return value.replace(tzinfo=None).isoformat() + "Z"
     return value.isoformat()
+
+
+# Enumerated values and `state` attributes, written once here (formatting an enum member is slow).
+_STATE = {state: f' state="{state.value}"' for state in State}
+_MEDIA_STATUS = {status: f"<status>{status.value}</status>" for status in MediaStatus}
+_ENDPOINT_STATUS = {status: f"<status>{status.value}</status>" for status in EndpointStatus}
+_JOINING_METHOD = {method: f"<joining-method>{method.value}</joining-method>" for method in JoiningMethod}
+# What any value, text or attribute, may need escaped or refused: the hot writers check the values of an
+# element together with one search, and escape them one by one only when it finds something.
+_SPECIAL = _ATTR_SPECIAL.search
+
+
+def _opt_text(s: str | None) -> str | None:
+    return None if s is None else _text(s)
 
 
 # Each writer below appends one element to `out` (through its bound `append`, `w`), children in schema
@@ -120,9 +139,8 @@ def _conference(w: Append, name: str, doc: ConferenceInfo, xmlns: str) -> None:
         _close(w, "conference-state", cs)
     if doc.users is not None:
         users = doc.users
-        _open(w, "users", users, f' state="{users.state}"')
-        for user in users.users.values():
-            _user(w, user)
+        _open(w, "users", users, _STATE[users.state])
+        w("".join(map(_user, users.users.values())))
         _close(w, "users", users)
     if doc.sidebars_by_ref is not None:
         _uris(w, "sidebars-by-ref", doc.sidebars_by_ref)
@@ -163,41 +181,57 @@ def _description(w: Append, d: ConferenceDescription) -> None:
 
 
 def _uris(w: Append, name: str, uris: Uris) -> None:
-    _open(w, name, uris, f' state="{uris.state}"')
-    for entry in uris.entries.values():
-        _open(w, "entry", entry)
-        w(f"<uri>{_text(entry.uri)}</uri>")
-        _leaf(w, "display-text", entry.display_text)
-        _leaf(w, "purpose", entry.purpose)
-        if entry.modified is not None:
-            _execution(w, "modified", entry.modified)
-        _close(w, "entry", entry)
+    _open(w, name, uris, _STATE[uris.state])
+    w("".join(map(_uri_entry, uris.entries.values())))
     w(f"</{name}>")
+
+
+def _uri_entry(entry: UriEntry) -> str:
+    f = entry.__dict__
+    uri, display, purpose = f["uri"], f["display_text"], f["purpose"]
+    if _SPECIAL(f"{uri}{display}{purpose}") is not None:  # rare: escape them one by one
+        uri, display, purpose = _text(uri), _opt_text(display), _opt_text(purpose)
+    foreign, modified, extensions = f["other_attributes"], f["modified"], f["extensions"]
+    return (
+        f"<entry{_foreign_attributes(foreign) if foreign else ''}><uri>{uri}</uri>"
+        f"{'' if display is None else f'<display-text>{display}</display-text>'}"
+        f"{'' if purpose is None else f'<purpose>{purpose}</purpose>'}"
+        f"{'' if modified is None else _execution_text('modified', modified)}"
+        f"{_extensions(entry) if extensions else ''}</entry>"
+    )
 
 
 def _execution(w: Append, name: str, e: Execution) -> None:
     w(_execution_text(name, e))
 
 
-def _user(w: Append, u: User) -> None:
-    entity = f' entity="{_attr(u.entity)}"' if u.entity else ""
-    _open(w, "user", u, f'{entity} state="{u.state}"')
-    if u.display_text is not None:
-        w(f"<display-text>{_text(u.display_text)}</display-text>")
-    if u.associated_aors is not None:
-        _uris(w, "associated-aors", u.associated_aors)
-    if u.roles is not None:
-        r = u.roles
-        _open(w, "roles", r)
+def _user(u: User) -> str:
+    f = u.__dict__
+    entity, display = f["entity"], f["display_text"]
+    if _SPECIAL(f"{entity}{display}") is not None:  # rare: escape them one by one
+        entity, display = entity and _attr(entity), _opt_text(display)
+    foreign = f["other_attributes"]
+    attributes = f' entity="{entity}"{_STATE[f["state"]]}' if entity else _STATE[f["state"]]
+    parts = [f"<user{attributes}{_foreign_attributes(foreign) if foreign else ''}>"]
+    if display is not None:
+        parts.append(f"<display-text>{display}</display-text>")
+    if f["associated_aors"] is not None:
+        _uris(parts.append, "associated-aors", f["associated_aors"])
+    if f["roles"] is not None:
+        r = f["roles"]
+        _open(parts.append, "roles", r)
         for role in r.entries:
-            w(f"<entry>{_text(role)}</entry>")
-        w("</roles>")
-    if u.languages is not None:
-        _leaf(w, "languages", " ".join(u.languages))
-    _leaf(w, "cascaded-focus", u.cascaded_focus)
-    for endpoint in u.endpoints.values():
-        w(_endpoint(endpoint))
-    _close(w, "user", u)
+            parts.append(f"<entry>{_text(role)}</entry>")
+        parts.append("</roles>")
+    if f["languages"] is not None:
+        _leaf(parts.append, "languages", " ".join(f["languages"]))
+    _leaf(parts.append, "cascaded-focus", f["cascaded_focus"])
+    if f["endpoints"]:
+        parts.extend(map(_endpoint, f["endpoints"].values()))
+    if f["extensions"]:
+        parts.append(_extensions(u))
+    parts.append("</user>")
+    return "".join(parts)
 
 
 # Endpoints, media and execution info are most of every document: they are written as one string each,
@@ -291,39 +325,66 @@ _current = _Current()  # the document being written, per thread
 
 
 def _execution_text(name: str, e: Execution) -> str:
-    when = "" if e.when is None else f"<when>{_when(e.when)}</when>"
-    return f"<{name}{_foreign(e)}>{when}{_opt('reason', e.reason)}{_opt('by', e.by)}</{name}>"
+    f = e.__dict__
+    when, reason, by = f["when"], f["reason"], f["by"]
+    if reason is not None or by is not None:
+        reason, by = _opt_text(reason), _opt_text(by)
+    foreign = f["other_attributes"]
+    return (
+        f"<{name}{_foreign_attributes(foreign) if foreign else ''}>"
+        f"{'' if when is None else f'<when>{_when(when)}</when>'}"
+        f"{'' if reason is None else f'<reason>{reason}</reason>'}"
+        f"{'' if by is None else f'<by>{by}</by>'}</{name}>"
+    )
 
 
 def _media(m: Media) -> str:
-    status = "" if m.status is None else f"<status>{m.status}</status>"
+    f = m.__dict__
+    id_, display, type_, label, src_id = f["id"], f["display_text"], f["type"], f["label"], f["src_id"]
+    if _SPECIAL(f"{id_}{display}{type_}{label}{src_id}") is not None:  # rare: escape them one by one
+        id_, display, type_ = _attr(id_), _opt_text(display), _opt_text(type_)
+        label, src_id = _opt_text(label), _opt_text(src_id)
+    foreign, status, extensions = f["other_attributes"], f["status"], f["extensions"]
     return (
-        f'<media id="{_attr(m.id)}"{_foreign(m)}>{_opt("display-text", m.display_text)}{_opt("type", m.type)}'
-        f"{_opt('label', m.label)}{_opt('src-id', m.src_id)}{status}{_extensions(m)}</media>"
+        f'<media id="{id_}"{_foreign_attributes(foreign) if foreign else ""}>'
+        f"{'' if display is None else f'<display-text>{display}</display-text>'}"
+        f"{'' if type_ is None else f'<type>{type_}</type>'}"
+        f"{'' if label is None else f'<label>{label}</label>'}"
+        f"{'' if src_id is None else f'<src-id>{src_id}</src-id>'}"
+        f"{'' if status is None else _MEDIA_STATUS.get(status) or f'<status>{status}</status>'}"
+        f"{_extensions(m) if extensions else ''}</media>"
     )
 
 
 def _endpoint(e: Endpoint) -> str:
-    entity = f' entity="{_attr(e.entity)}"' if e.entity else ""
-    parts = [f'<endpoint{entity} state="{e.state}"{_foreign(e)}>']
-    if e.display_text is not None:
-        parts.append(f"<display-text>{_text(e.display_text)}</display-text>")
-    if e.referred is not None:
-        parts.append(_execution_text("referred", e.referred))
-    if e.status is not None:
-        parts.append(f"<status>{e.status}</status>")
-    if e.joining_method is not None:
-        parts.append(f"<joining-method>{e.joining_method}</joining-method>")
-    if e.joining_info is not None:
-        parts.append(_execution_text("joining-info", e.joining_info))
-    if e.disconnection_method is not None:
-        parts.append(f"<disconnection-method>{e.disconnection_method}</disconnection-method>")
-    if e.disconnection_info is not None:
-        parts.append(_execution_text("disconnection-info", e.disconnection_info))
-    if e.media:
-        parts.extend(map(_media, e.media.values()))
-    if e.call_info is not None:
-        c = e.call_info
+    f = e.__dict__
+    entity, display = f["entity"], f["display_text"]
+    if _SPECIAL(f"{entity}{display}") is not None:  # rare: escape them one by one
+        entity, display = entity and _attr(entity), _opt_text(display)
+    foreign = f["other_attributes"]
+    attributes = f' entity="{entity}"{_STATE[f["state"]]}' if entity else _STATE[f["state"]]
+    parts = [f"<endpoint{attributes}{_foreign_attributes(foreign) if foreign else ''}>"]
+    if display is not None:
+        parts.append(f"<display-text>{display}</display-text>")
+    if f["referred"] is not None:
+        parts.append(_execution_text("referred", f["referred"]))
+    status = f["status"]
+    if status is not None:
+        parts.append(_ENDPOINT_STATUS.get(status) or f"<status>{status}</status>")
+    method = f["joining_method"]
+    if method is not None:
+        parts.append(_JOINING_METHOD.get(method) or f"<joining-method>{method}</joining-method>")
+    if f["joining_info"] is not None:
+        parts.append(_execution_text("joining-info", f["joining_info"]))
+    method = f["disconnection_method"]
+    if method is not None:
+        parts.append(f"<disconnection-method>{method}</disconnection-method>")
+    if f["disconnection_info"] is not None:
+        parts.append(_execution_text("disconnection-info", f["disconnection_info"]))
+    if f["media"]:
+        parts.extend(map(_media, f["media"].values()))
+    if f["call_info"] is not None:
+        c = f["call_info"]
         sip = ""
         if c.sip is not None:
             s = c.sip
@@ -332,7 +393,9 @@ def _endpoint(e: Endpoint) -> str:
                 f"<from-tag>{_text(s.from_tag)}</from-tag><to-tag>{_text(s.to_tag)}</to-tag>{_extensions(s)}</sip>"
             )
         parts.append(f"<call-info{_foreign(c)}>{sip}{_extensions(c)}</call-info>")
-    parts.append(f"{_extensions(e)}</endpoint>")
+    if f["extensions"]:
+        parts.append(_extensions(e))
+    parts.append("</endpoint>")
     return "".join(parts)
 
 
