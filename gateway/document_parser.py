@@ -26,6 +26,7 @@ from gateway.errors import DocumentError
 _Q = "{" + NAMESPACE + "}"
 _QLEN = len(_Q)
 _ROOT = _Q + "conference-info"
+_NAMESPACE_BYTES = NAMESPACE.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +94,12 @@ class ConferenceInfoParser:
             data = data.encode("utf-8")
         root = self.parse_element(data)
         # Every element takes at least 4 bytes (`<a/>`): a short document cannot exceed the count limit.
-        # Names of another namespace need a declaration, or the `xml:` prefix.
+        # Names of another namespace need a declaration, or the `xml:` prefix (which our own namespace URI,
+        # `urn:ietf:params:xml:ns:conference-info`, also holds: only an `xml:` outside it counts).
         return self._from_element(
             root,
             count=len(data) > 4 * self.limits.max_elements,
-            names=data.count(b"xmlns") > 1 or b"xml:" in data,
+            names=data.count(b"xmlns") > 1 or data.count(b"xml:") > data.count(_NAMESPACE_BYTES),
         )
 
     def parse_element(self, data: bytes | str) -> etree._Element:
