@@ -337,8 +337,10 @@ class Daemon:
     def xmpp_call(self, room: XmppRoom, call: Call) -> None:
         leg = self.bridge.new_leg()
         log.info("xmpp call", room=room.name, leg=leg, participant=call.participant, sid=call.sid)
-        if self.bridge.spec(room.name) is None:
-            self.component.reject(call, "gone", "no such room")
+        spec = self.bridge.spec(room.name)
+        if spec is None or spec.kind is not FocusKind.SIP:  # (no media prepared for a call refused anyway)
+            log.warning("xmpp call refused", room=room.name, leg=leg, error="joined from the other protocol")
+            self.component.reject(call, "gone", f"room {room.name!r} is joined from the other protocol")
             return
         self._remember_xmpp(leg, call)  # a hang-up while the media is prepared finds it
         self._spawn(self._xmpp_call(room, leg, call))
