@@ -14,7 +14,8 @@ Directions:
   session-initiate (the daemon's Jingle leg is the ICE controlling side, DTLS actpass).
 
 Modes: `tone` (tones both ways, then the side that called hangs up), `silence` (baresip stops dead,
-SIGSTOP: the daemon's media ends the call on both sides by itself).
+SIGSTOP: the daemon's media ends the call on both sides by itself), `jingle-closed` (the Jingle client
+closes its peer connection without a word in Jingle: its DTLS session ends, and so does the call).
 """
 
 from __future__ import annotations
@@ -240,13 +241,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await peer.command("hangup")
         else:
             await asyncio.sleep(1.0)
-            peer.pause()
+            if args.mode == "silence":
+                peer.pause()
+            else:
+                await client.pc.close()  # DTLS close_notify, ICE gone: the Jingle leg fails
             paused = time.monotonic()
             result["jingle_terminated"] = await wait_for(
                 lambda: side is not None and side.terminated is not None, args.silence_timeout + 5
             )
             result["ended_after"] = round(time.monotonic() - paused, 2)
-            peer.resume()
+            if args.mode == "silence":
+                peer.resume()
         result["jingle_reason"] = side.terminated
         result["trickled_to_client"] = side.trickled_in
         result["peer_call_closed"] = await wait_for(peer.call_closed, 10)
@@ -286,7 +291,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--direction", choices=("xmpp-to-sip", "sip-to-xmpp"), default="xmpp-to-sip")
-    parser.add_argument("--mode", choices=("tone", "silence"), default="tone")
+    parser.add_argument("--mode", choices=("tone", "silence", "jingle-closed"), default="tone")
     parser.add_argument("--sip-codec", choices=("any", "pcmu"), default="any")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--silence-timeout", type=int, default=2)

@@ -94,3 +94,14 @@ def test_a_silent_sip_side_ends_the_call_on_both_sides() -> None:
     assert 2.0 <= result["ended_after"] < 4.0
     assert result["peer_call_closed"] is True
     assert_clean_end(result)
+
+
+def test_a_failed_jingle_leg_ends_a_sip_phones_call_on_both_sides() -> None:
+    """baresip calls an XMPP room; the mixer's peer connection closes (DTLS close_notify, no Jingle): the
+    daemon ends the call, the mixer gets session-terminate with connectivity-error, baresip a BYE."""
+    result = scenario("--direction", "sip-to-xmpp", "--mode", "jingle-closed", "--silence-timeout", "5")
+    assert result["connected"] is True
+    assert result["jingle_terminated"] is True and result["jingle_reason"] == "connectivity-error"
+    assert result["ended_after"] < 2.0  # at once, not after the silence timeout
+    assert result["peer_call_closed"] is True
+    assert_clean_end(result)
