@@ -30,6 +30,57 @@ from sip.user_agent import IncomingRequest, UserAgent
 log = structlog.get_logger(__name__)
 
 
+class Background:
+    """Timers on the event loop and tasks in the background, for a driver of sans-IO machines: a timer that
+    fires goes to `on_timer`, a task that fails is logged as `failure_event`; `close` ends them all."""
+
+    def __init__(self, on_timer: Callable[[Timer], None], *, failure_event: str) -> None:
+        self.on_timer = on_timer
+        self.failure_event = failure_event
+        self.timers: dict[Timer, asyncio.TimerHandle] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start_timer(self, timer: Timer, delay: float) -> None:
+        """Arm `timer` (again: the handle it had is cancelled)."""
+        self.cancel_timer(timer)
+        self.timers[timer] = asyncio.get_running_loop().call_later(delay, self._fire, timer)
+
+    def cancel_timer(self, timer: Timer) -> None:
+        handle = self.timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    def spawn(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until no task is left (tests)."""
+        async with asyncio.timeout(timeout):
+            while self.tasks:
+                await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()
+        self.timers.clear()
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _fire(self, timer: Timer) -> None:
+        self.timers.pop(timer, None)
+        self.on_timer(timer)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(self.failure_event, error=repr(task.exception()))
+
+
 class Machine(Protocol):
     def response_received(self, response: Response) -> Sequence[object]: ...
 
@@ -56,8 +107,7 @@ class Driver(Generic[M]):
         self.machine = machine
         self.on_report = on_report
         self.credentials = credentials
-        self._timers: dict[Timer, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(self._fire, failure_event="sip.driver.failed")
         self._closed = False
 
     async def run(self, outputs: Iterable[object]) -> None:
@@ -72,37 +122,25 @@ class Driver(Generic[M]):
                 except LookupError as exc:
                     log.warning("sip.driver.response_unmatched", error=str(exc))
             elif isinstance(output, SendRequest):
-                self._spawn(self._request(output))
+                self._background.spawn(self._request(output))
             elif isinstance(output, StartTimer):
-                self._cancel(output.timer)
-                self._timers[output.timer] = asyncio.get_running_loop().call_later(
-                    output.delay, self._fire, output.timer
-                )
+                self._background.start_timer(output.timer, output.delay)
             elif isinstance(output, CancelTimer):
-                self._cancel(output.timer)
+                self._background.cancel_timer(output.timer)
             elif self.on_report is not None:
                 self.on_report(output)
 
     def start(self, outputs: Iterable[object]) -> None:
         """`run` in the background (for outputs that come from outside a handler, e.g. `start()`)."""
-        self._spawn(self.run(list(outputs)))
+        self._background.spawn(self.run(list(outputs)))
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until no request of this driver is in flight (tests)."""
-        async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._background.idle(timeout)
 
     async def close(self) -> None:
         self._closed = True
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._background.close()
 
     async def _request(self, action: SendRequest) -> None:
         credentials = self.credentials(action.request) if callable(self.credentials) else self.credentials
@@ -114,23 +152,7 @@ class Driver(Generic[M]):
         await self.run(outputs)
 
     def _fire(self, timer: Timer) -> None:
-        self._timers.pop(timer, None)
-        self._spawn(self.run(self.machine.timer_fired(timer)))
-
-    def _cancel(self, timer: Timer) -> None:
-        handle = self._timers.pop(timer, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sip.driver.failed", error=repr(task.exception()))
+        self._background.spawn(self.run(self.machine.timer_fired(timer)))
 
 
 class NotifyMachine(Machine, Protocol):

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import structlog
 from sipmessage import URI, Address, Request, Response
 
-from sip.actions import SendRequest, SendResponse
+from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer
 from sip.digest import Credentials
+from sip.driver import Background
 from sip.invite_session import (
-    ArmTimer,
     CallFailed,
-    DisarmTimer,
     Ended,
     InviteSession,
     InviteSessions,
@@ -42,7 +41,6 @@ from sip.invite_session import (
     Report,
     ResendResponse,
     SendAck,
-    SessionTimer,
 )
 from sip.messages import to_tag
 from sip.transport import Source, TransportError
@@ -67,10 +65,9 @@ class InviteAgent:
         self.sessions = sessions
         self.on_report = on_report
         self.reports: asyncio.Queue[Report] = asyncio.Queue()
-        self._timers: dict[SessionTimer, asyncio.TimerHandle] = {}
+        self._background = Background(self._fire, failure_event="sip.invite.task_failed")
         self._sources: dict[tuple[str, int], Source] = {}  # (Call-ID, CSeq) of INVITEs -> where from
         self._finals: dict[tuple[str, int], asyncio.Event] = {}  # INVITEs awaiting their final response
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def handles(self, request: Request) -> bool:
         """INVITE, ACK, CANCEL, BYE; and anything else inside one of our dialogs."""
@@ -105,16 +102,9 @@ class InviteAgent:
             self._execute(output)
 
     async def close(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
         for event in self._finals.values():
             event.set()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._background.close()
 
     # -- the user agent's side ------------------------------------------------------------------------------
 
@@ -140,24 +130,19 @@ class InviteAgent:
     # -- carrying out ---------------------------------------------------------------------------------------
 
     def _execute(self, output: Output) -> None:
+        spawn = self._background.spawn
         if isinstance(output, SendRequest):
-            self._spawn(self._transaction(output.request, output.next_hop))
+            spawn(self._transaction(output.request, output.next_hop))
         elif isinstance(output, SendResponse):
-            self._spawn(self._respond(output.response))
+            spawn(self._respond(output.response))
         elif isinstance(output, SendAck):
-            self._spawn(self.ua.send_ack(output.dialog, output.cseq, body=output.body))
+            spawn(self.ua.send_ack(output.dialog, output.cseq, body=output.body))
         elif isinstance(output, ResendResponse):
-            self._spawn(self._resend(output.response))
-        elif isinstance(output, ArmTimer):
-            old = self._timers.pop(output.timer, None)
-            if old is not None:
-                old.cancel()
-            loop = asyncio.get_running_loop()
-            self._timers[output.timer] = loop.call_later(output.delay, self._fire, output.timer)
-        elif isinstance(output, DisarmTimer):
-            handle = self._timers.pop(output.timer, None)
-            if handle is not None:
-                handle.cancel()
+            spawn(self._resend(output.response))
+        elif isinstance(output, StartTimer):
+            self._background.start_timer(output.timer, output.delay)
+        elif isinstance(output, CancelTimer):
+            self._background.cancel_timer(output.timer)
         else:
             self._report(output)
 
@@ -170,8 +155,7 @@ class InviteAgent:
         if self.on_report is not None:
             self.on_report(report)
 
-    def _fire(self, timer: SessionTimer) -> None:
-        self._timers.pop(timer, None)
+    def _fire(self, timer: Timer) -> None:
         self.run(self.sessions.timer_fired(timer))
 
     async def _transaction(self, request: Request, next_hop: URI) -> None:
@@ -198,13 +182,3 @@ class InviteAgent:
             return
         with contextlib.suppress(TransportError, OSError):
             await self.ua.transport.send_response(response, source)
-
-    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sip.invite.task_failed", error=repr(task.exception()))

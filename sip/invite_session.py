@@ -5,7 +5,7 @@ Feed it the INVITE, ACK, CANCEL and BYE requests received (`request_received`), 
 requests it asked to send (`response_received`: provisional and final; the transaction layer's made-up
 408/503 count as final) and its timers (`timer_fired`); drive each call with the `InviteSession` methods
 (`ring`, `accept`, `reject`, `cancel`, `hangup`, `reinvite`). Everything returns a list of outputs: what
-to send (`SendRequest`, `SendResponse`, `SendAck`, `ResendResponse`), timers (`ArmTimer`, `DisarmTimer`)
+to send (`SendRequest`, `SendResponse`, `SendAck`, `ResendResponse`), timers (`StartTimer`, `CancelTimer`)
 and reports for the owner (`IncomingCall`, `Ringing`, `Established`, `CallFailed`, `Ended`,
 `FocusChanged`, `MediaUpdated`, `ReinviteFailed`). No socket, no clock, no task.
 
@@ -79,7 +79,7 @@ from enum import StrEnum
 from sipmessage import URI, Address, CSeq, Parameters, Request, Response
 
 from gateway.sdp import SdpError, SessionDescription, parse_sdp, serialize_sdp
-from sip.actions import SendRequest, SendResponse
+from sip.actions import ArmedTimers, CancelTimer, SendRequest, SendResponse, StartTimer, Timer
 from sip.dialogs import Dialog, DialogError
 from sip.digest import Credentials, DigestError, digest_response, parse_challenge
 from sip.focus import ContactError, ContactInfo, first_contact, focus_contact
@@ -115,11 +115,10 @@ class TimerKind(StrEnum):
     NO_ANSWER = "no-answer"  # an incoming call nobody answers
 
 
-@dataclass(frozen=True, slots=True)
-class SessionTimer:
-    kind: TimerKind
-    key: str  # the session's key
-    serial: int
+# The timer outputs are those of every machine (`sip.actions`), under the names this module had.
+SessionTimer = Timer  # `key` is the session's key
+ArmTimer = StartTimer
+DisarmTimer = CancelTimer
 
 
 # -- outputs ---------------------------------------------------------------------------------------------
@@ -140,17 +139,6 @@ class ResendResponse:
     """Send this 2xx again, where the request it answers came from (its server transaction is over)."""
 
     response: Response
-
-
-@dataclass(frozen=True, slots=True)
-class ArmTimer:
-    timer: SessionTimer
-    delay: float
-
-
-@dataclass(frozen=True, slots=True)
-class DisarmTimer:
-    timer: SessionTimer
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +219,7 @@ class ReinviteFailed:
 Report = (
     IncomingCall | Ringing | Established | CallFailed | Ended | FocusChanged | MediaUpdated | ReinviteFailed
 )
-Output = SendRequest | SendResponse | SendAck | ResendResponse | ArmTimer | DisarmTimer | Report
+Output = SendRequest | SendResponse | SendAck | ResendResponse | StartTimer | CancelTimer | Report
 
 
 class InviteError(RuntimeError):
@@ -267,7 +255,7 @@ class InviteSession:
         self.call_id = ""
         self.local_tag = ""
         self.credentials: tuple[Credentials, ...] = ()
-        self._timers: dict[TimerKind, SessionTimer] = {}
+        self._timers = ArmedTimers(owner._serials)
         # UAS
         self._invite_in: Request | None = None  # the INVITE (or re-INVITE) we answer
         self._invite_key: tuple[str, str, str] | None = (
@@ -311,26 +299,14 @@ class InviteSession:
         return self._owner.timers
 
     def _arm(self, kind: TimerKind, delay: float) -> list[Output]:
-        out: list[Output] = []
-        old = self._timers.get(kind)
-        if old is not None:
-            out.append(DisarmTimer(old))
-        timer = SessionTimer(kind, self.key, next(self._owner._serials))
-        self._timers[kind] = timer
-        out.append(ArmTimer(timer, delay))
-        return out
+        return [*self._timers.arm(kind, self.key, delay)]
 
     def _disarm(self, *kinds: TimerKind) -> list[Output]:
-        out: list[Output] = []
-        for kind in kinds:
-            timer = self._timers.pop(kind, None)
-            if timer is not None:
-                out.append(DisarmTimer(timer))
-        return out
+        return [*self._timers.disarm(*kinds)]
 
     def _end(self, report: Report | None) -> list[Output]:
         self.state = CallState.ENDED
-        out = self._disarm(*list(self._timers))
+        out: list[Output] = [*self._timers.disarm_all()]
         self._owner._forget(self)
         if report is not None:
             out.append(report)
@@ -792,10 +768,9 @@ class InviteSession:
 
     # -- timers ---------------------------------------------------------------------------------------------
 
-    def _timer(self, timer: SessionTimer) -> list[Output]:
-        if self._timers.get(timer.kind) != timer:
+    def _timer(self, timer: Timer) -> list[Output]:
+        if not self._timers.take(timer):
             return []
-        del self._timers[timer.kind]
         if timer.kind is TimerKind.RETRANSMIT_2XX and self._answer_2xx is not None:
             self._retransmit_interval = min(self._retransmit_interval * 2, self._timers_cfg.t2)
             return [ResendResponse(self._answer_2xx), *self._arm(timer.kind, self._retransmit_interval)]
@@ -997,7 +972,7 @@ class InviteSessions:
             return []
         return session._response(response)
 
-    def timer_fired(self, timer: SessionTimer) -> list[Output]:
+    def timer_fired(self, timer: Timer) -> list[Output]:
         session = self._by_key.get(timer.key)
         if session is None:
             return []

@@ -55,7 +55,6 @@ A NOTIFY of a dialog that is not ours (an old one, a fork's second notifier) get
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -66,7 +65,7 @@ from gateway.conference_info import MIME_TYPE, ConferenceInfo
 from gateway.document_parser import ConferenceInfoParser, default_parser
 from gateway.errors import DocumentError, NeedsFullStateError, StaleDocumentError
 from gateway.merge import merge
-from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
+from sip.actions import ArmedTimers, CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
 from sip.dialogs import Dialog, DialogError, Route
 from sip.event_headers import (
     HeaderError,
@@ -206,8 +205,7 @@ class ConferenceSubscriber:
         self._expires_at: float | None = None  # when the subscription ends unless refreshed
         self._notified = False  # a NOTIFY came in this subscription
         self._unsubscribe_when_established = False
-        self._timers: dict[TimerKind, Timer] = {}
-        self._serials = itertools.count(1)
+        self._timers = ArmedTimers()
 
     # -- the owner's requests ------------------------------------------------------------------------------
 
@@ -444,9 +442,8 @@ class ConferenceSubscriber:
     # -- timers ---------------------------------------------------------------------------------------------
 
     def timer_fired(self, timer: Timer) -> list[Output]:
-        if self._timers.get(timer.kind) != timer:
+        if not self._timers.take(timer):
             return []  # cancelled or re-armed since
-        del self._timers[timer.kind]
         if timer.kind is TimerKind.RETRY:
             if self.state is SubscriberState.WAITING:
                 return self._new_subscription()
@@ -572,17 +569,13 @@ class ConferenceSubscriber:
         ]
 
     def _arm(self, kind: TimerKind, delay: float) -> list[Output]:
-        out = self._disarm(kind)
-        timer = self._timers[kind] = Timer(kind, self.key, next(self._serials))
-        out.append(StartTimer(timer, delay))
-        return out
+        return [*self._timers.arm(kind, self.key, delay)]
 
     def _disarm(self, kind: TimerKind) -> list[Output]:
-        timer = self._timers.pop(kind, None)
-        return [CancelTimer(timer)] if timer is not None else []
+        return [*self._timers.disarm(kind)]
 
     def _disarm_all(self) -> list[Output]:
-        return [CancelTimer(self._timers.pop(kind)) for kind in list(self._timers)]
+        return [*self._timers.disarm_all()]
 
 
 class ConferenceSubscribers:
