@@ -230,7 +230,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         started = time.monotonic()
         if args.mode == "tone":
-            await asyncio.sleep(args.seconds)
+            await asyncio.sleep(args.seconds / 2)
+            await peer.command("sndcode", "5")  # RFC 4733 digits both ways, through the relay
+            await client.send_dtmf("7")
+            await asyncio.sleep(0.3)
+            await peer.command("sndcode", "9")
+            await client.send_dtmf("3")
+            await asyncio.sleep(args.seconds / 2)
+            result["dtmf"] = {"at_sip": peer.dtmf_received(), "at_jingle": client.dtmf_received()}
             result["jingle_received"] = analyse(client.samples, client.rate)
             if args.direction == "xmpp-to-sip":
                 xmpp.send(

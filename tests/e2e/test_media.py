@@ -63,6 +63,7 @@ def test_an_xmpp_client_calls_a_sip_bridge_and_audio_flows_both_ways() -> None:
     assert result["codecs"] == [{"jingle": "opus", "sip": "opus"}] and result["transcoding"] == [False]
     assert_tone(result["jingle_received"], 880)  # baresip's tone, through the daemon
     assert_tone(result["sip_received"], 440)  # the client's tone, through the daemon
+    assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}  # RFC 4733 both ways
     assert result["peer_call_closed"] is True  # the client's session-terminate became a BYE
     assert_clean_end(result)
 
@@ -82,6 +83,7 @@ def test_a_sip_phone_calls_an_xmpp_room_and_audio_flows_both_ways() -> None:
     assert result["dtls_setup"] == "actpass" and result["connected"] is True
     assert_tone(result["jingle_received"], 880)
     assert_tone(result["sip_received"], 440)
+    assert result["dtmf"] == {"at_sip": "73", "at_jingle": "59"}
     assert result["jingle_terminated"] is True and result["jingle_reason"] == "success"
     assert_clean_end(result)
 
