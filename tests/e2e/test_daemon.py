@@ -174,7 +174,7 @@ async def join(client: LiveClient, room: str, sid: str) -> etree._Element:
     content = jingle.find(f"{{{JINGLE}}}content")
     assert (
         content is not None and content.get("name") == "voice"
-    )  # the offer's content, answered by the bridge
+    )  # the offer's content, answered by the gateway's own Jingle leg
     client.send(f'<iq xmlns="{CLIENT}" type="result" id="{accept.get("id")}" to="{accept.get("from")}"/>')
     return await client.coin(timeout=20)
 
