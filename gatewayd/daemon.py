@@ -89,7 +89,9 @@ from sip.transport import TransportAddress
 from sip.user_agent import IncomingRequest, UserAgent
 from xmpp.component_link import LinkSettings
 from xmpp.component_service import XmppComponent
+from xmpp.namespaces import JINGLE_RTP_INFO
 from xmpp.rooms import Call
+from xmpp.xml import element
 
 log = structlog.get_logger(__name__)
 
@@ -479,7 +481,11 @@ class Daemon:
             self.media.close(leg)
             self._do(self.bridge.sip_leg_ended(leg))
         elif isinstance(report, MediaUpdated):
-            self.media.renegotiated(leg)
+            info = self.media.renegotiated(leg)  # the SIP peer's hold, told to the Jingle peer
+            call = self._xmpp_legs.get(leg)
+            if info is not None and call is not None:
+                log.info("sip hold", leg=leg, info=info)
+                self.component.session_info(call, element(JINGLE_RTP_INFO, info))
 
     def _sip_incoming(self, report: IncomingCall) -> None:
         session = report.session

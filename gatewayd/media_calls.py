@@ -47,6 +47,7 @@ from media.description import (
     sdp_offer,
     sdp_session,
 )
+from media.hold import rtp_info_for_sip
 from media.jingle_leg import JingleLeg
 from media.leg import MediaLeg
 from media.ports import NoPortAvailable, PortRange
@@ -143,6 +144,11 @@ class MediaNegotiator:
         self._answered = (offer, answer)
         return answer
 
+    @property
+    def remote_offer(self) -> sdp.SessionDescription | None:
+        """The last offer answered."""
+        return self._answered[0] if self._answered is not None else None
+
     def answer(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | None:
         if self._answered is not None and self._answered[0] == offer:
             return self._answered[1]
@@ -186,6 +192,7 @@ class _Media:
     closed: bool = False  # the call ended: nothing more is done with its legs
     busy: int = 0  # steps awaiting on the legs (opening, gathering, ICE set-up): they release them
     released: bool = False
+    sip_hold: str = "active"  # what the Jingle peer was last told of the SIP peer's hold (XEP-0167)
 
     def legs(self) -> list[MediaLeg]:
         return [leg for leg in (self.jingle, self.sip) if leg is not None]
@@ -374,14 +381,26 @@ class MediaCalls:
         content = Content(creator=media.content_creator, name=media.content_name, transport=transport)
         self.send_transport_info(leg, [content_element(content)])
 
-    def renegotiated(self, leg: str) -> None:
-        """A re-INVITE changed the SIP leg's codec or direction: rebuild the relay."""
+    def renegotiated(self, leg: str) -> str | None:
+        """A re-INVITE changed the SIP leg's codec or direction: rebuild the relay. Returns the XEP-0167
+        informational message for the Jingle peer when the SIP peer put the call on hold or took it off
+        (`hold`, `active`), else None."""
         media = self._calls.get(leg)
         if media is None or media.negotiator is None or not media.negotiator.renegotiated:
-            return
+            return None
         media.negotiator.renegotiated = False
         if media.call is not None:
             media.call.renegotiated()
+        offer = media.negotiator.remote_offer
+        direction = None
+        if offer is not None:
+            audio = next((m for m in offer.media if m.media == "audio" and m.port != 0), None)
+            direction = (audio.direction if audio is not None else None) or offer.direction
+        info = rtp_info_for_sip(direction)
+        if info == media.sip_hold:
+            return None
+        media.sip_hold = info
+        return info
 
     def transport_info(self, leg: str, elements: Iterable[etree._Element]) -> None:
         """The Jingle peer's transport-info: its candidates (and credentials) for our ICE leg."""

@@ -398,3 +398,16 @@ def test_transport_info_on_a_placed_call_goes_both_ways_and_ends_with_the_call()
     assert [c for c, _ in h.room.transports] == [call]
     h.service.hang_up(call)
     assert h.service.transport_info(call, []) == []
+
+
+def test_session_info_goes_to_a_live_call_only() -> None:
+    h = Harness()
+    h.initiate()
+    [call] = h.room.calls
+    hold = etree.Element("{urn:xmpp:jingle:apps:rtp:info:1}hold")
+    [iq] = h.service.session_info(call, hold)
+    jingle = iq.find("{urn:xmpp:jingle:1}jingle")
+    assert iq.get("to") == ALICE and jingle is not None and jingle.get("action") == "session-info"
+    assert jingle.find("{urn:xmpp:jingle:apps:rtp:info:1}hold") is not None
+    h.service.hang_up(call)
+    assert h.service.session_info(call, hold) == []

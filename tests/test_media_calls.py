@@ -173,6 +173,9 @@ async def test_a_sip_phone_call_to_an_xmpp_mixer_offers_ice_and_answers_with_the
     reanswer = negotiator.answer(hold)
     assert reanswer is not None and reanswer.media[0].direction == sdp.Direction.RECVONLY
     assert negotiator.renegotiated and reanswer.origin.session_version == answer.origin.session_version + 1
+    assert h.media.renegotiated("leg1") == "hold"  # for the Jingle peer: XEP-0167 <hold/>
+    assert h.media.renegotiated("leg1") is None  # nothing new
+    assert negotiator.answer(phone_offer) is not None and h.media.renegotiated("leg1") == "active"
     await h.media.close_all()
     assert ports_free()
 

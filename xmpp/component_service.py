@@ -84,6 +84,10 @@ class XmppComponent:
         """Trickle: `transport-info` with our candidates (see `XmppConferenceService.transport_info`)."""
         self._send(self.service.transport_info(call, contents))
 
+    def session_info(self, call: Call, payload: etree._Element) -> None:
+        """`session-info` (see `XmppConferenceService.session_info`)."""
+        self._send(self.service.session_info(call, payload))
+
     def hang_up(self, call: Call, reason: str = "success") -> None:
         self._send(self.service.hang_up(call, reason))
 

@@ -306,6 +306,14 @@ class XmppConferenceService:
             return []
         return [self._send_jingle(self.sessions.send(participant.session, Action.TRANSPORT_INFO, contents))]
 
+    def session_info(self, call: Call, payload: etree._Element) -> list[etree._Element]:
+        """`session-info` with one payload (e.g. XEP-0167 `<hold/>`, `<active/>`) on a live call, placed or
+        received; nothing when the call is gone."""
+        participant = self._participant(call)
+        if participant is None or participant.session.state is SessionState.ENDED:
+            return []
+        return [self._send_jingle(self.sessions.send(participant.session, Action.SESSION_INFO, [payload]))]
+
     def hang_up(self, call: Call, reason: str = "success") -> list[etree._Element]:
         """End any live call, placed or received: session-terminate."""
         return self.reject(call, reason)
