@@ -263,7 +263,7 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
     strings = spec.strings
     others = spec.others
     extensions: list[Extension] | None = None
-    for child in el:
+    for child in el[:]:  # type: ignore[index]  # (lxml-stubs lack slices) a list: cheaper than an iterator
         tag = child.tag
         field_name = strings.get(tag)  # a comment's tag is a function: no match
         if field_name is not None:
