@@ -5,31 +5,37 @@ Prosody on loopback). The bridge is sipp answering the INVITEs with an `isfocus`
 URI served by a notifier of ours in this process (a real RFC 4575 notifier on its own SIP port). One user
 joins the bridge's conference: the notifier sends one partial NOTIFY to the daemon, which turns it into 50
 Coin IQs through Prosody. Measured: from the room change at the notifier until all 50 participants have the
-Coin IQ. Baseline, in the same run and through the same Prosody: one client sends the same 50 IQs (the very
-bytes of a Coin IQ) to the same 50 clients; from the first send until all have it. Goal: <= 2x.
+Coin IQ. Baseline, in the same run and through the same Prosody: one client sends 50 IQs of about the same
+size (a conference-info document) to the same 50 clients; from the first send until all have it. The
+participants and that client run in a process of their own (bench/e2e_clients.py). Goal: <= 2x.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
-from lxml import etree
 from sipmessage import URI, Address, Request
 
 from gateway.conference_info import ConferenceInfo, Endpoint, EndpointStatus, State, User, Users
 from gateway.config import load_config
+from gateway.diff import diff
+from gateway.document_writer import serialize
 from gateway.merge import merge
+from gateway.translate import Protocol
 from gatewayd.daemon import Daemon
 from sip.driver import Driver, EventHandler, SubscribeMachine
 from sip.notifier import ConferenceNotifier
 from sip.transport import TransportAddress
 from sip.user_agent import UserAgent
-from tests.live.xmpp_client import CI, CLIENT, LiveClient
 from tests.peers.process import free_port_both
 from tests.peers.prosody import Prosody
 from tests.peers.sipp import SippProcess
@@ -76,12 +82,38 @@ class BridgeRoom:
         )  # fmt: skip
 
 
-async def all_receive(clients: list[LiveClient], count: int = 1) -> None:
-    async def one(client: LiveClient) -> None:
-        for _ in range(count):
-            await client.coin(timeout=60)
+class Clients:
+    """The participants' process (bench/e2e_clients.py), spoken to in JSON lines."""
 
-    await asyncio.gather(*(one(c) for c in clients))
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls) -> Clients:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.e2e_clients", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(process)
+
+    async def ask(self, command: str, **args: object) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write((json.dumps({command: args}) + "\n").encode())
+        await self.process.stdin.drain()
+        line = await asyncio.wait_for(self.process.stdout.readline(), 120)
+        assert line, "the clients' process ended"
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(Exception):
+                assert self.process.stdin is not None
+                self.process.stdin.write(b'{"quit": {}}\n')
+                await asyncio.wait_for(self.process.wait(), 20)
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
 
 
 async def run(prosody: Prosody, directory: Path) -> tuple[list[float], list[float], int]:
@@ -103,74 +135,51 @@ async def run(prosody: Prosody, directory: Path) -> tuple[list[float], list[floa
         f'[xmpp]\ncomponent = "{prosody.component_domain}"\nsecret = "{prosody.secret}"\n'
         f"port = {prosody.component_port}\n"
         f'[sip]\ndomain = "gw.localhost"\nlisten = ["udp:127.0.0.1:{port}"]\n'
-        "[limits]\ncoalescing_window_ms = 0\n"
+        "[limits]\ncoalescing_window_ms = 0\n[media]\nsilence_timeout_s = 3600\n"
         f'[[rooms]]\nname = "weekly"\nsip_focus = "sip:weekly@127.0.0.1:{focus.port}"\n'
     )
     daemon = Daemon(load_config(config_path, environ={}))
     await daemon.start()
     await daemon.component.link.wait_online(10)
-    jid = f"weekly@{prosody.component_domain}"
-    clients: list[LiveClient] = []
+    clients = await Clients.start()
     try:
-        for n in range(PARTICIPANTS):
-            client = LiveClient(f"{prosody.jid(f'p{n}')}/bench", prosody.password)
-            await client.login(prosody.c2s_port)
-            clients.append(client)
-            client.send(
-                f'<iq xmlns="{CLIENT}" type="set" id="init" to="{jid}"><jingle xmlns="{JINGLE}" '
-                f'action="session-initiate" initiator="{client.boundjid.full}" sid="s{n}">{OFFER}</jingle></iq>'
-            )
-            accept = await client.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=30)
-            client.send(f'<iq xmlns="{CLIENT}" type="result" id="{accept.get("id")}" to="{jid}/gw"/>')
-        await all_receive(clients)  # each one's full document
-        sample = b""
+        await clients.ask(
+            "login", port=prosody.c2s_port, password=prosody.password,
+            jids=[f"{prosody.jid(f'p{n}')}/bench" for n in range(PARTICIPANTS)],
+            sender=f"{prosody.jid('sender')}/bench",
+        )  # fmt: skip
+        await clients.ask("join", room=f"weekly@{prosody.component_domain}", offer=OFFER)
 
         # ours: one change at the bridge's notifier -> one partial NOTIFY -> 50 Coin IQs through Prosody
         ours = []
+        shown = daemon.bridge.room("weekly")
+        assert shown is not None
         for r in range(ROUNDS):
-            started = time.perf_counter()
+            before = shown.state(Protocol.XMPP)
+            started = time.monotonic()
             room.join(r)
             driver.start(notifier.room_changed(room))
-            await all_receive(clients)
-            ours.append(time.perf_counter() - started)
+            ours.append((await clients.ask("coin"))["last"] - started)
             await asyncio.sleep(0.1)
-        stanza = await capture_one_coin(clients[0], room, driver, notifier)
-        sample = etree.tostring(stanza)
+        change = diff(before, shown.state(Protocol.XMPP))  # what the last round's Coin IQs carried
+        assert change is not None
 
-        # baseline: one client sends the same bytes to the same 50 clients
-        sender = LiveClient(f"{prosody.jid('sender')}/bench", prosody.password)
-        await sender.login(prosody.c2s_port)
-        document = stanza.find(f"{{{CI}}}conference-info")
-        assert document is not None
-        payload = etree.tostring(document).decode()
+        # baseline: one client sends IQs carrying that document to the same 50 clients
+        document = serialize(change).decode()
+        payload = document[document.index("<conference-info") :]
+        sample = len(payload)
         baseline = []
-        for r in range(ROUNDS):
-            started = time.perf_counter()
-            for n, client in enumerate(clients):
-                sender.send(
-                    f'<iq xmlns="{CLIENT}" type="set" id="b{r}-{n}" to="{client.boundjid.full}">{payload}</iq>'
-                )
-            await all_receive(clients)
-            baseline.append(time.perf_counter() - started)
+        for _ in range(ROUNDS):
+            times = await clients.ask("baseline", payload=payload)
+            baseline.append(times["last"] - times["first"])
             await asyncio.sleep(0.1)
-        await sender.logout()
-        return ours, baseline, len(sample)
+        return ours, baseline, sample
     finally:
-        for client in clients:
-            await client.logout()
+        await clients.close()
         await daemon.close()
         await driver.close()
         await ua.close()
         focus.stop()
-
-
-async def capture_one_coin(
-    client: LiveClient, room: BridgeRoom, driver: Driver[SubscribeMachine], notifier: ConferenceNotifier
-) -> etree._Element:
-    """One more change, to keep a whole Coin IQ as the baseline's payload."""
-    room.join(10_000)
-    driver.start(notifier.room_changed(room))
-    return await client.next(lambda s: s.find(f"{{{CI}}}conference-info") is not None, timeout=30)
 
 
 def main() -> None:
@@ -183,7 +192,7 @@ def main() -> None:
         finally:
             prosody.stop()
     o50, b50 = statistics.median(ours), statistics.median(baseline)
-    print(f"one partial NOTIFY into a room of {PARTICIPANTS} XMPP participants, Coin IQ of {size} bytes, "
+    print(f"one partial NOTIFY into a room of {PARTICIPANTS} XMPP participants (baseline payload {size} bytes), "
           f"{ROUNDS} rounds each:")  # fmt: skip
     print(
         f"  NOTIFY -> all {PARTICIPANTS} Coin IQs received: median {o50 * 1e3:.1f} ms, best {min(ours) * 1e3:.1f} ms"
