@@ -168,14 +168,14 @@ class ConferenceNotifier:
         """What to do about a SUBSCRIBE (any: new, refresh, unsubscribe)."""
         if request.method != "SUBSCRIBE":
             raise ValueError(f"the notifier takes SUBSCRIBE requests, not {request.method}")
-        if to_tag(request) is not None:
-            return self._in_dialog(request)
         try:
             event = event_of(request)
         except HeaderError as exc:
             return [self._reply(request, 400, phrase=_phrase(exc))]
         if event is None or event.package != PACKAGE:
             return [self._reply(request, 489)]
+        if to_tag(request) is not None:
+            return self._in_dialog(request, event)
         try:
             requested = expires_of(request)
             subscriber = request.from_address
@@ -208,13 +208,7 @@ class ConferenceNotifier:
         self._by_id[sub.id] = sub
         return [ok, SubscriptionStarted(sub), *self._arm_expiry(sub, granted), *self._notify(sub, full=True)]
 
-    def _in_dialog(self, request: Request) -> list[Output]:
-        try:
-            event = event_of(request)
-        except HeaderError as exc:
-            return [self._reply(request, 400, phrase=_phrase(exc))]
-        if event is None or event.package != PACKAGE:
-            return [self._reply(request, 489)]
+    def _in_dialog(self, request: Request, event: Event) -> list[Output]:
         key = (request.call_id, to_tag(request) or "", from_tag(request) or "", event.id)
         sub = self._by_key.get(key)
         if sub is None:
