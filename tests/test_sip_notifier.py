@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,21 +24,12 @@ from sip.notifier import (
     SubscriptionEnded,
     SubscriptionStarted,
 )
-from tests.sip_wire import reparse, request
+from tests.sip_wire import Clock, of, one, reparse, request
 from tests.strategies import conference, mutation
 
 ROOM_URI = "sip:weekly@gw.example.org"
 GATEWAY = URI.parse("sip:192.0.2.1:5060;transport=udp")
 ALICE_CONTACT = "<sip:alice@198.51.100.7:5062;transport=udp>"
-T = TypeVar("T")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class SipRoom:
@@ -109,16 +100,6 @@ def subscribe(
     lines.append("Accept: application/conference-info+xml")
     text = "\n".join(lines) + "\n" + extra
     return request(text)
-
-
-def of(outputs: list[Output], kind: type[T]) -> list[T]:
-    return [o for o in outputs if isinstance(o, kind)]
-
-
-def one(outputs: list[Output], kind: type[T]) -> T:
-    found = of(outputs, kind)
-    assert len(found) == 1, outputs
-    return found[0]
 
 
 def notifier(*rooms: SipRoom, clock: Clock | None = None, **config: Any) -> ConferenceNotifier:

@@ -3,7 +3,7 @@ a notifier and a subscriber talking to each other through the wire form."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,21 +31,12 @@ from sip.subscriber import (
     SubscriberConfig,
     SubscriberState,
 )
-from tests.sip_wire import reparse, request
+from tests.sip_wire import Clock, of, one, reparse, request
 from tests.strategies import conference, mutation
 from tests.test_sip_notifier import GATEWAY, ROOM_URI, Rooms, SipRoom
 
 CONFERENCE = "sip:conf@bridge.example.net"
 FOCUS_CONTACT = "<sip:conf@192.0.2.50:5060;transport=udp>"
-T = TypeVar("T")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Tokens:
@@ -59,16 +50,6 @@ class Tokens:
         return f"t{self.n}"
 
 
-def of(outputs: list[Output], kind: type[T]) -> list[T]:
-    return [o for o in outputs if isinstance(o, kind)]
-
-
-def one(outputs: list[Output], kind: type[T]) -> T:
-    found = of(outputs, kind)
-    assert len(found) == 1, outputs
-    return found[0]
-
-
 def subscriber(
     clock: Clock | None = None, conference: str = CONFERENCE, **config: Any
 ) -> ConferenceSubscriber:
@@ -76,7 +57,7 @@ def subscriber(
         Address(URI.parse(conference)),
         local=Address(URI.parse("sip:weekly@gw.example.org"), "Weekly"),
         contact=Address(URI.parse("sip:weekly@192.0.2.1:5060;transport=udp")),
-        clock=clock or Clock(),
+        clock=clock or Clock(5000.0),
         config=SubscriberConfig(**config),
         new_token=Tokens(),
     )
@@ -440,7 +421,7 @@ def test_wrong_event_id_or_headers() -> None:
 
 @pytest.mark.parametrize("reason", ["deactivated", "timeout", None, "moved"])
 def test_terminated_deactivated_or_timeout_resubscribes_at_once(reason: str | None) -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     s, first = active(clock)
     clock.now += 1000
     state = "terminated" + (f";reason={reason}" if reason else "")
@@ -462,7 +443,7 @@ def test_terminated_right_after_being_made_backs_off() -> None:
 
 
 def test_probation_waits_for_retry_after() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     s, first = active(clock)
     clock.now += 1000
     out = s.notify_received(notify(first, "terminated;reason=probation;retry-after=90", cseq=2))
@@ -621,7 +602,7 @@ class Loop:
     """Carries messages between a notifier and a subscriber as bytes, as a network would."""
 
     def __init__(self, room: SipRoom) -> None:
-        self.clock = Clock()
+        self.clock = Clock(5000.0)
         self.notifier = ConferenceNotifier(Rooms(room), contact=GATEWAY, clock=self.clock)
         self.subscriber = subscriber(self.clock, conference=ROOM_URI)
         self.reports: list[Output] = []
@@ -696,7 +677,7 @@ def test_the_room_ending_stops_the_subscriber() -> None:
 
 
 def test_a_learned_min_expires_is_used_for_the_next_subscription() -> None:
-    clock = Clock()
+    clock = Clock(5000.0)
     s = subscriber(clock, expires=60)
     first = sent(s.start())
     again = sent(s.response_received(answer(first, 423, extra=[("Min-Expires", "900")])))

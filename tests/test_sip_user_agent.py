@@ -32,6 +32,7 @@ from sip.transport import TransportAddress
 from sip.user_agent import IncomingRequest, UserAgent
 from tests.peers.process import free_port_both
 from tests.peers.raw_sip import RawUdpPeer, answer, sip_message
+from tests.sip_wire import ConferenceOnly
 
 FAST = Timers(t1=0.05, t2=0.2, t4=0.2, timer_d=0.5)
 pytestmark = pytest.mark.timeout(30)
@@ -89,20 +90,8 @@ def subscribe_from(peer: RawUdpPeer, ua: UserAgent, event: str = "conference", e
 # -- gaps (b) and (c): any status, with a To-tag ----------------------------------------------------------
 
 
-class EventPolicy:
-    """489 for anything but Event: conference, 423 below 60 s, else 200."""
-
-    async def handle_request(self, request: IncomingRequest) -> None:
-        if request.message.headers.get("Event") != "conference":
-            await request.respond(489, headers=[("Allow-Events", "conference")])
-        elif int(request.message.headers.get("Expires", "3600")) < 60:
-            await request.respond(423, headers=[("Min-Expires", "60")])
-        else:
-            await request.respond(200, headers=[("Expires", "600")])
-
-
 async def test_489_bad_event_with_a_to_tag(ua: UserAgent, peer: RawUdpPeer) -> None:
-    ua.handler = EventPolicy()
+    ua.handler = ConferenceOnly()
     peer.send(subscribe_from(peer, ua, event="presence"), ua.local_address().port)
     response = await peer.receive_response()
     assert (response.code, response.phrase) == (489, "Bad Event")
@@ -112,7 +101,7 @@ async def test_489_bad_event_with_a_to_tag(ua: UserAgent, peer: RawUdpPeer) -> N
 
 
 async def test_423_with_min_expires(ua: UserAgent, peer: RawUdpPeer) -> None:
-    ua.handler = EventPolicy()
+    ua.handler = ConferenceOnly()
     peer.send(subscribe_from(peer, ua, expires=10), ua.local_address().port)
     response = await peer.receive_response()
     assert (response.code, response.phrase, response.min_expires) == (423, "Interval Too Brief", 60)
@@ -507,24 +496,27 @@ async def test_tcp_framing_and_responses_on_the_same_connection(ua: UserAgent) -
         writer.close()
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
+def self_signed(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate and its key for `name` (its only subjectAltName: an IP address, or else a DNS name)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    try:
+        alt_name: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        alt_name = x509.DNSName(name)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
+        .add_extension(x509.SubjectAlternativeName([alt_name]), False)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
         key.private_bytes(
@@ -780,27 +772,7 @@ async def test_port_zero_gives_udp_and_tcp_one_number() -> None:
 async def test_tls_certificate_checked_against_the_host_name(tmp_path: Path) -> None:
     """A destination resolved from a host name carries it: the certificate (SAN DNS:bridge.test only) is
     checked against that name, not the IP address it resolved to."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bridge.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("bridge.test")]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "bridge.pem", tmp_path / "bridge.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    cert_path, key_path = self_signed(tmp_path, "bridge.test")
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert_path, key_path)
     client_context = ssl.create_default_context(cafile=str(cert_path))

@@ -99,6 +99,18 @@ class Peer:
                         return event
                 await asyncio.sleep(0.02)
 
+    async def state(self, name: str) -> dict[str, Any]:
+        """The peer's call reached state `name` (EARLY, CONFIRMED, DISCONNECTED) in the current step."""
+        return await self.wait_for(lambda e: e["event"] == "state" and e["state"] == name)
+
+    async def end_status(self) -> Any:
+        """The status the peer's call ended with (its DISCONNECTED state)."""
+        return (await self.state("DISCONNECTED"))["status"]
+
+    async def received(self, first_line: str) -> dict[str, Any]:
+        """A message the peer received in the current step whose first line starts with `first_line`."""
+        return await self.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith(first_line))
+
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.send(cmd="quit")
@@ -162,10 +174,10 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["incoming"] = describe(incoming)
         agent.run(incoming.session.ring())
         agent.run(incoming.session.accept())
-        ok = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("SIP/2.0 200"))
+        ok = await peer.received("SIP/2.0 200")
         step["peer_saw_contact"] = ok["contact"]
         step["established"] = describe(await next_report(agent, Established))
-        await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "CONFIRMED")
+        await peer.state("CONFIRMED")
         peer.step()
         peer.send(cmd="reinvite")
         updated: MediaUpdated = await next_report(agent, MediaUpdated)
@@ -180,8 +192,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         peer.step()
         peer.send(cmd="hangup")
         step["ended"] = describe(await next_report(agent, Ended))
-        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = gone["status"]
+        step["peer_end_status"] = await peer.end_status()
 
         # 2. we call the peer (a focus); re-INVITE adding isfocus to our Contact; we hang up
         step = {}
@@ -193,25 +204,24 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["ringing"] = describe(await next_report(agent, Ringing))
         step["established"] = describe(await next_report(agent, Established))
         step["conference_uri"] = str(session.conference_uri)
-        await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "CONFIRMED")
+        await peer.state("CONFIRMED")
         peer.step()
         agent.run(session.reinvite(focus=True))
-        reinvite = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("INVITE"))
+        reinvite = await peer.received("INVITE")
         step["peer_saw_reinvite_contact"] = reinvite["contact"]
         await next_report(agent, MediaUpdated)
         step["local_focus_after_reinvite"] = session.local_focus
         await asyncio.sleep(0.2)  # the ACK of the re-INVITE
         peer.step()
         agent.run(session.reinvite(focus=False))  # a plain call again
-        reinvite = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("INVITE"))
+        reinvite = await peer.received("INVITE")
         step["peer_saw_second_reinvite_contact"] = reinvite["contact"]
         await next_report(agent, MediaUpdated)
         await asyncio.sleep(0.2)
         peer.step()
         agent.run(session.hangup())
         step["ended"] = describe(await next_report(agent, Ended))
-        bye = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = bye["status"]
+        step["peer_end_status"] = await peer.end_status()
 
         # 3. we call, the peer rings only, we CANCEL
         step = {}
@@ -223,8 +233,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["ringing"] = describe(await next_report(agent, Ringing))
         agent.run(session.cancel())
         step["failed"] = describe(await next_report(agent, CallFailed))
-        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = gone["status"]
+        step["peer_end_status"] = await peer.end_status()
 
         # 4. the peer calls, we ring only, the peer CANCELs
         step = {}
@@ -233,11 +242,10 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         peer.send(cmd="call", uri=room)
         incoming = await next_report(agent, IncomingCall)
         agent.run(incoming.session.ring())
-        await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "EARLY")
+        await peer.state("EARLY")
         peer.send(cmd="hangup")
         step["failed"] = describe(await next_report(agent, CallFailed))
-        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = gone["status"]
+        step["peer_end_status"] = await peer.end_status()
 
         # 5. the peer calls, we refuse (486)
         step = {}
@@ -247,8 +255,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         incoming = await next_report(agent, IncomingCall)
         agent.run(incoming.session.reject(486))
         step["failed"] = describe(await next_report(agent, CallFailed))
-        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = gone["status"]
+        step["peer_end_status"] = await peer.end_status()
 
         # 6. the peer calls over TCP: our Contact names TCP; we hang up over the peer's connection
         step = {}
@@ -258,15 +265,14 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         peer.send(cmd="call", uri=f"{room};transport=tcp")
         incoming = await next_report(agent, IncomingCall)
         agent.run(incoming.session.accept())
-        ok = await peer.wait_for(lambda e: e["event"] == "rx" and e["first_line"].startswith("SIP/2.0 200"))
+        ok = await peer.received("SIP/2.0 200")
         step["peer_saw_contact"] = ok["contact"]
         step["established"] = describe(await next_report(agent, Established))
-        await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "CONFIRMED")
+        await peer.state("CONFIRMED")
         peer.step()
         agent.run(incoming.session.hangup())
         step["ended"] = describe(await next_report(agent, Ended))
-        gone = await peer.wait_for(lambda e: e["event"] == "state" and e["state"] == "DISCONNECTED")
-        step["peer_end_status"] = gone["status"]
+        step["peer_end_status"] = await peer.end_status()
         step["sessions_left"] = len(sessions)
     except TimeoutError:
         result["error"] = "timeout"

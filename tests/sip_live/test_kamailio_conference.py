@@ -3,8 +3,6 @@ PUBLISHes that sipp sends."""
 
 from __future__ import annotations
 
-import asyncio
-import re
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,9 @@ from sip.dialogs import Dialog
 from sip.digest import Credentials
 from sip.user_agent import UserAgent
 from tests.peers.kamailio import Kamailio
-from tests.peers.sipp import SippResult, run_sipp
-from tests.sip_live.conftest import Inbox
+from tests.sip_live.conftest import Inbox, etag_of, publish  # tests/e2e import these from here too
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
-
-
-def etag_of(result: SippResult) -> str:
-    match = re.search(r"SIP-ETag=\s*(\S+)", result.log)
-    assert match, str(result)
-    return match.group(1)
-
-
-async def publish(kamailio: Kamailio, directory: Path, scenario: str, **keys: str) -> SippResult:
-    result = await asyncio.to_thread(run_sipp, scenario, kamailio.port, directory, keys=keys)
-    assert result.ok, str(result)
-    return result
 
 
 def new_subscribe(ua: UserAgent, kamailio: Kamailio, expires: int = 600) -> object:

@@ -49,14 +49,22 @@ class Rooms:
         return self.room if uri.user == "conf" else None
 
 
-@pytest.fixture
-async def notifier(ua: UserAgent) -> AsyncIterator[Driver[ConferenceNotifier]]:
+def notifier_on(
+    ua: UserAgent, config: NotifierConfig | None = None
+) -> tuple[Room, Driver[ConferenceNotifier]]:
+    """A notifier of one room (DOCUMENT) driven over `ua`, its handler."""
     room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
     machine = ConferenceNotifier(
-        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time
+        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time, config=config
     )
     driver = Driver(ua, machine)
     ua.handler = EventHandler(notifier=driver)
+    return room, driver
+
+
+@pytest.fixture
+async def notifier(ua: UserAgent) -> AsyncIterator[Driver[ConferenceNotifier]]:
+    _, driver = notifier_on(ua)
     try:
         yield driver
     finally:
@@ -97,12 +105,8 @@ DOCUMENT_WITH_BOB = DOCUMENT.replace(
 
 
 async def test_sipp_subscriber_gets_partial_then_full_on_refresh(ua: UserAgent, tmp_path: Path) -> None:
-    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
-    machine = ConferenceNotifier(
-        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time
-    )
-    driver = Driver(ua, machine)
-    ua.handler = EventHandler(notifier=driver)
+    room, driver = notifier_on(ua)
+    machine = driver.machine
     try:
         sipp = asyncio.create_task(
             asyncio.to_thread(run_sipp, "conf_sub_partial_uac.xml", ua.local_address().port, tmp_path)
@@ -126,15 +130,8 @@ async def test_sipp_subscriber_gets_partial_then_full_on_refresh(ua: UserAgent, 
 
 
 async def test_sipp_subscription_expires(ua: UserAgent, tmp_path: Path) -> None:
-    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
-    machine = ConferenceNotifier(
-        Rooms(room),
-        contact=ua.contact("udp").uri,
-        clock=asyncio.get_running_loop().time,
-        config=NotifierConfig(min_expires=1),
-    )
-    driver = Driver(ua, machine)
-    ua.handler = EventHandler(notifier=driver)
+    _, driver = notifier_on(ua, NotifierConfig(min_expires=1))
+    machine = driver.machine
     try:
         result = await asyncio.to_thread(
             run_sipp, "conf_sub_expire_uac.xml", ua.local_address().port, tmp_path

@@ -12,23 +12,12 @@ import pytest
 from sipmessage import URI, Request
 
 from sip.dialogs import Dialog
-from sip.user_agent import IncomingRequest, UserAgent
+from sip.user_agent import UserAgent
 from tests.peers.sipp import SippProcess, run_sipp
 from tests.sip_live.conftest import Inbox
+from tests.sip_wire import ConferenceOnly
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
-
-
-class ConferenceOnly:
-    """A stand-in notifier policy: 489 for other event packages, 423 below 60 s, else 200."""
-
-    async def handle_request(self, request: IncomingRequest) -> None:
-        if request.message.headers.get("Event") != "conference":
-            await request.respond(489, headers=[("Allow-Events", "conference")])
-        elif int(request.message.headers.get("Expires", "3600")) < 60:
-            await request.respond(423, headers=[("Min-Expires", "60")])
-        else:
-            await request.respond(200, headers=[("Expires", "600")])
 
 
 async def test_489_bad_event_with_to_tag(ua: UserAgent, tmp_path: Path) -> None:
