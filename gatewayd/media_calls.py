@@ -129,10 +129,19 @@ class MediaNegotiator:
         self.prefer: Codec | None = None
         self._answered: tuple[sdp.SessionDescription, sdp.SessionDescription] | None = None
         self.renegotiated = False
+        self.remote: sdp.SessionDescription | None = None  # the peer's last description (offer or answer)
 
     def offer(self) -> sdp.SessionDescription:
+        """Our offer: the one prepared for a call we place; for an INVITE without an offer on a call we
+        answered (a re-INVITE), a new one from its leg, its codec first."""
         if self._offer is None:
-            raise ValueError("no offer prepared for this session")
+            if self.leg is None:
+                raise ValueError("no offer prepared for this session")
+            codecs = list(AUDIO_CODECS)
+            current = self.leg.codec
+            if current is not None:
+                codecs = [current, *(c for c in codecs if c.key != current.key)]
+            return self.origin.stamp(sdp_session(sdp_offer(self.leg, codecs), self.leg.local_address))
         return self.origin.stamp(self._offer)
 
     def prepare(
@@ -142,12 +151,8 @@ class MediaNegotiator:
         self.leg, self.prefer = leg, prefer
         answer = self.origin.stamp(sdp_session(sdp_answer(leg, offer, prefer), leg.local_address))
         self._answered = (offer, answer)
+        self.remote = offer
         return answer
-
-    @property
-    def remote_offer(self) -> sdp.SessionDescription | None:
-        """The last offer answered."""
-        return self._answered[0] if self._answered is not None else None
 
     def answer(self, offer: sdp.SessionDescription) -> sdp.SessionDescription | None:
         if self._answered is not None and self._answered[0] == offer:
@@ -164,11 +169,14 @@ class MediaNegotiator:
     def answer_acceptable(self, offer: sdp.SessionDescription, answer: sdp.SessionDescription) -> bool:
         if self.leg is None:
             return False
+        again = self.leg.codec is not None  # an answer after the first one (a re-INVITE's)
         try:
             sdp_apply_answer(self.leg, answer)
         except NegotiationError as exc:
             log.info("sip answer refused", error=str(exc))
             return False
+        self.renegotiated = self.renegotiated or again
+        self.remote = answer
         return True
 
 
@@ -391,11 +399,11 @@ class MediaCalls:
         media.negotiator.renegotiated = False
         if media.call is not None:
             media.call.renegotiated()
-        offer = media.negotiator.remote_offer
+        remote = media.negotiator.remote
         direction = None
-        if offer is not None:
-            audio = next((m for m in offer.media if m.media == "audio" and m.port != 0), None)
-            direction = (audio.direction if audio is not None else None) or offer.direction
+        if remote is not None:
+            audio = next((m for m in remote.media if m.media == "audio" and m.port != 0), None)
+            direction = (audio.direction if audio is not None else None) or remote.direction
         info = rtp_info_for_sip(direction)
         if info == media.sip_hold:
             return None

@@ -176,6 +176,11 @@ async def test_a_sip_phone_call_to_an_xmpp_mixer_offers_ice_and_answers_with_the
     assert h.media.renegotiated("leg1") == "hold"  # for the Jingle peer: XEP-0167 <hold/>
     assert h.media.renegotiated("leg1") is None  # nothing new
     assert negotiator.answer(phone_offer) is not None and h.media.renegotiated("leg1") == "active"
+    # a re-INVITE without an offer: ours, from the leg (its codec first); the answer in the ACK applies
+    reoffer = negotiator.offer()
+    assert next(r.encoding for r in reoffer.media[0].rtpmaps) == "PCMU"
+    assert negotiator.answer_acceptable(reoffer, sdp.parse_sdp(BRIDGE_ANSWER + "a=inactive\r\n"))
+    assert h.media.renegotiated("leg1") == "hold"
     await h.media.close_all()
     assert ports_free()
 
