@@ -56,7 +56,9 @@ class XmppSection(_Section):
     secret: str = Field(min_length=1, description="the XEP-0114 shared secret")
     host: str = "127.0.0.1"
     port: int = Field(5347, ge=1, le=65535)
-    reconnect_initial_ms: int = Field(250, ge=10, le=60_000, description="first reconnection delay (doubling)")
+    reconnect_initial_ms: int = Field(
+        250, ge=10, le=60_000, description="first reconnection delay (doubling)"
+    )
     reconnect_max_s: int = Field(30, ge=1, le=3600, description="longest delay between reconnections")
 
 
