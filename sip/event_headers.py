@@ -24,6 +24,8 @@ from enum import StrEnum
 
 from sipmessage import Message
 
+from sip.messages import split_outside_quotes
+
 MAX_DELTA_SECONDS = 2**32 - 1
 
 _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
@@ -52,24 +54,9 @@ Parameters = tuple[tuple[str, str | None], ...]
 def _split_params(header: str, value: str) -> tuple[str, Parameters]:
     """`head;name=value;name` -> ("head", (("name", "value"), ("name", None))), respecting quoted strings.
     Names are lower-cased; quotes stay on quoted values (callers that need the text unquote it)."""
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
+    parts, quoted = split_outside_quotes(value, ";")
     if quoted:
         raise HeaderError(header, value, "unterminated quoted string")
-    parts.append("".join(current))
     head = parts[0].strip()
     params: list[tuple[str, str | None]] = []
     seen: set[str] = set()

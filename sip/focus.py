@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sipmessage import URI, Address, Message, Parameters
 
-from sip.messages import split_header_values
+from sip.messages import split_header_values, split_outside_quotes
 
 ISFOCUS = "isfocus"
 
@@ -40,19 +40,7 @@ class ContactInfo:
 def _split_params(text: str) -> dict[str, str | None]:
     """`;a;b=1;c="x;y"` -> {a: None, b: "1", c: '"x;y"'} (quotes respected)."""
     params: dict[str, str | None] = {}
-    items: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        if char == ";" and not quoted:
-            items.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    items.append("".join(current))
-    for item in items:
+    for item in split_outside_quotes(text, ";")[0]:
         name, equals, value = item.strip().partition("=")
         if name.strip():
             params[name.strip().lower()] = value.strip() if equals else None

@@ -136,9 +136,9 @@ def header_tag(value: str) -> str | None:
     return None
 
 
-def split_header_values(value: str) -> list[str]:
-    """A comma-separated header value (Contact, Route, Record-Route) split into its entries; commas inside
-    `<...>` or quotes are kept."""
+def split_outside_quotes(value: str, separator: str, *, brackets: bool = False) -> tuple[list[str], bool]:
+    """`value` cut at each `separator` that stands outside a quoted string (where a backslash escapes the
+    next character) and, with `brackets`, outside `<...>`; and whether a quoted string was left open."""
     out: list[str] = []
     current: list[str] = []
     quoted = bracketed = escaped = False
@@ -149,17 +149,24 @@ def split_header_values(value: str) -> list[str]:
             escaped = True
         elif char == '"' and not bracketed:
             quoted = not quoted
-        elif not quoted and char == "<":
+        elif brackets and not quoted and char == "<":
             bracketed = True
-        elif not quoted and char == ">":
+        elif brackets and not quoted and char == ">":
             bracketed = False
-        elif char == "," and not quoted and not bracketed:
-            out.append("".join(current).strip())
+        elif char == separator and not quoted and not bracketed:
+            out.append("".join(current))
             current = []
             continue
         current.append(char)
-    out.append("".join(current).strip())
-    return [item for item in out if item]
+    out.append("".join(current))
+    return out, quoted
+
+
+def split_header_values(value: str) -> list[str]:
+    """A comma-separated header value (Contact, Route, Record-Route) split into its entries; commas inside
+    `<...>` or quotes are kept."""
+    parts, _ = split_outside_quotes(value, ",", brackets=True)
+    return [item for item in (part.strip() for part in parts) if item]
 
 
 def top_via(message: Message) -> Via:
