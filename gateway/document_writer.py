@@ -181,9 +181,9 @@ def _description(w: Append, d: ConferenceDescription) -> None:
 
 
 def _uris(w: Append, name: str, uris: Uris) -> None:
-    _open(w, name, uris, _STATE[uris.state])
-    w("".join(map(_uri_entry, uris.entries.values())))
-    w(f"</{name}>")
+    f = uris.__dict__
+    foreign, entries = f["other_attributes"], "".join(map(_uri_entry, f["entries"].values()))
+    w(f"<{name}{_STATE[f['state']]}{_foreign_attributes(foreign) if foreign else ''}>{entries}</{name}>")
 
 
 def _uri_entry(entry: UriEntry) -> str:
@@ -198,6 +198,52 @@ def _uri_entry(entry: UriEntry) -> str:
         f"{'' if purpose is None else f'<purpose>{purpose}</purpose>'}"
         f"{'' if modified is None else _execution_text('modified', modified)}"
         f"{_extensions(entry) if extensions else ''}</entry>"
+    )
+
+
+# The text of associated-aors lists, by identity: models are immutable, and the translation gives users of
+# the same address one shared list (the original address it keeps) in every document. Kept with the
+# namespaces its foreign attributes use and the prefixes they had, in the order they were asked for: the
+# text is reused only when this document gives them the same prefixes (asking registers them on the root,
+# as writing it would). Lists with extensions (whose declarations depend on the document) are not kept.
+_AORS_TEXT: dict[int, tuple[Uris, tuple[tuple[str, str], ...], str]] = {}
+_AORS_KEPT = 4096
+
+
+def _shared_aors(uris: Uris) -> str:
+    known = _AORS_TEXT.get(id(uris))
+    if known is not None and known[0] is uris:
+        prefix = _current.namespaces.prefix
+        if all(prefix(namespace) == used for namespace, used in known[1]):
+            return known[2]
+    out: list[str] = []
+    _uris(out.append, "associated-aors", uris)
+    text = "".join(out)
+    bindings = _prefixes_of(uris)
+    if bindings is not None:
+        if len(_AORS_TEXT) >= _AORS_KEPT:
+            _AORS_TEXT.clear()
+        _AORS_TEXT[id(uris)] = (uris, bindings, text)
+    return text
+
+
+def _prefixes_of(uris: Uris) -> tuple[tuple[str, str], ...] | None:
+    """(namespace, prefix) of each foreign attribute of `uris`, in the order the writer asks for them, or
+    None when it holds extensions."""
+    nodes: list[Node] = []
+    for entry in uris.entries.values():
+        if entry.extensions:
+            return None
+        nodes.append(entry)
+        if entry.modified is not None:
+            nodes.append(entry.modified)
+    nodes.append(uris)  # `_uris` writes its entries first
+    prefix = _current.namespaces.prefix
+    return tuple(
+        (namespace, prefix(namespace))
+        for node in nodes
+        for namespace, _ in _foreign_attribute_parts(tuple(node.other_attributes.items()))
+        if namespace != _XML_NS
     )
 
 
@@ -216,7 +262,7 @@ def _user(u: User) -> str:
     if display is not None:
         parts.append(f"<display-text>{display}</display-text>")
     if f["associated_aors"] is not None:
-        _uris(parts.append, "associated-aors", f["associated_aors"])
+        parts.append(_shared_aors(f["associated_aors"]))
     if f["roles"] is not None:
         r = f["roles"]
         _open(parts.append, "roles", r)
@@ -404,9 +450,12 @@ def _foreign_attributes(attrs: Mapping[str, str]) -> str:
     if not attrs:
         return ""
     prefix = _current.namespaces.prefix
+    parts = _foreign_attribute_parts(tuple(attrs.items()))
+    if len(parts) == 1:  # the usual case (the translation's marker)
+        namespace, text = parts[0]
+        return f" {'xml' if namespace == _XML_NS else prefix(namespace)}:{text}"
     return "".join(
-        f" {'xml' if namespace == _XML_NS else prefix(namespace)}:{text}"
-        for namespace, text in _foreign_attribute_parts(tuple(attrs.items()))
+        f" {'xml' if namespace == _XML_NS else prefix(namespace)}:{text}" for namespace, text in parts
     )
 
 
