@@ -496,8 +496,9 @@ async def test_tcp_framing_and_responses_on_the_same_connection(ua: UserAgent) -
         writer.close()
 
 
-def self_signed(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
-    """A certificate and its key for `name` (its only subjectAltName: an IP address, or else a DNS name)."""
+def tls_contexts(directory: Path, name: str = "127.0.0.1") -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a self-signed certificate for `name` (its only subjectAltName: an IP address,
+    or else a DNS name), and a client context that trusts it."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     try:
@@ -523,25 +524,28 @@ def self_signed(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    return cert_path, key_path
-
-
-async def test_tls_between_two_user_agents(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert, key)
-    client_context = ssl.create_default_context(cafile=str(cert))
-    server = UserAgent(
-        [TransportAddress("tls", "127.0.0.1", free_port_both())],
-        tls_server_context=server_context,
-        timers=FAST,
-    )
-    client = UserAgent(
+    server_context.load_cert_chain(cert_path, key_path)
+    return server_context, ssl.create_default_context(cafile=str(cert_path))
+
+
+def tls_client(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> UserAgent:
+    return UserAgent(
         [TransportAddress("tls", "127.0.0.1", 0)],
         tls_server_context=server_context,
         tls_client_context=client_context,
         timers=FAST,
     )
+
+
+async def test_tls_between_two_user_agents(tmp_path: Path) -> None:
+    server_context, client_context = tls_contexts(tmp_path)
+    server = UserAgent(
+        [TransportAddress("tls", "127.0.0.1", free_port_both())],
+        tls_server_context=server_context,
+        timers=FAST,
+    )
+    client = tls_client(server_context, client_context)
     async with server, client:
         recorder = Recorder(200)
         server.handler = recorder
@@ -772,19 +776,11 @@ async def test_port_zero_gives_udp_and_tcp_one_number() -> None:
 async def test_tls_certificate_checked_against_the_host_name(tmp_path: Path) -> None:
     """A destination resolved from a host name carries it: the certificate (SAN DNS:bridge.test only) is
     checked against that name, not the IP address it resolved to."""
-    cert_path, key_path = self_signed(tmp_path, "bridge.test")
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(cert_path, key_path)
-    client_context = ssl.create_default_context(cafile=str(cert_path))
+    server_context, client_context = tls_contexts(tmp_path, "bridge.test")
     server = UserAgent(
         [TransportAddress("tls", "127.0.0.1", 0)], tls_server_context=server_context, handler=Recorder(200)
     )
-    client = UserAgent(
-        [TransportAddress("tls", "127.0.0.1", 0)],
-        tls_server_context=server_context,
-        tls_client_context=client_context,
-        timers=FAST,
-    )
+    client = tls_client(server_context, client_context)
     async with server, client:
         port = server.local_address("tls").port
         uri = f"sip:b@127.0.0.1:{port};transport=tls"

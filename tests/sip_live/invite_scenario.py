@@ -90,6 +90,11 @@ class Peer:
         """What follows looks only at events from now on."""
         self.mark = len(self.events)
 
+    def new_step(self) -> dict[str, Any]:
+        """`step`, and a new record for what the step sees."""
+        self.step()
+        return {}
+
     async def wait_for(self, predicate: Any, timeout: float = STEP_TIMEOUT) -> dict[str, Any]:
         """The first event of the current step that `predicate` accepts (waiting for it if need be)."""
         async with asyncio.timeout(timeout):
@@ -165,9 +170,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
     peer_uri = f"sip:peer@{HOST}:{PEER}"
     try:
         # 1. the peer calls us; we answer as a focus; the peer re-INVITEs, then hangs up
-        step: dict[str, Any] = {}
-        result["peer_calls_us"] = step
-        peer.step()
+        step = result["peer_calls_us"] = peer.new_step()
         peer.send(cmd="answer_mode", mode="answer")
         peer.send(cmd="call", uri=room)
         incoming: IncomingCall = await next_report(agent, IncomingCall)
@@ -195,9 +198,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_end_status"] = await peer.end_status()
 
         # 2. we call the peer (a focus); re-INVITE adding isfocus to our Contact; we hang up
-        step = {}
-        result["we_call_peer"] = step
-        peer.step()
+        step = result["we_call_peer"] = peer.new_step()
         session: InviteSession = agent.call(peer_uri, local=f"<sip:gateway@{HOST}>", focus=False)
         incoming_at_peer = await peer.wait_for(lambda e: e["event"] == "incoming")
         step["peer_saw_invite_contact"] = incoming_at_peer["contact"]
@@ -224,9 +225,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_end_status"] = await peer.end_status()
 
         # 3. we call, the peer rings only, we CANCEL
-        step = {}
-        result["we_cancel"] = step
-        peer.step()
+        step = result["we_cancel"] = peer.new_step()
         peer.send(cmd="answer_mode", mode="ring")
         await peer.wait_for(lambda e: e["event"] == "done" and e["cmd"] == "answer_mode")
         session = agent.call(peer_uri, local=f"<sip:gateway@{HOST}>")
@@ -236,9 +235,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_end_status"] = await peer.end_status()
 
         # 4. the peer calls, we ring only, the peer CANCELs
-        step = {}
-        result["peer_cancels"] = step
-        peer.step()
+        step = result["peer_cancels"] = peer.new_step()
         peer.send(cmd="call", uri=room)
         incoming = await next_report(agent, IncomingCall)
         agent.run(incoming.session.ring())
@@ -248,9 +245,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_end_status"] = await peer.end_status()
 
         # 5. the peer calls, we refuse (486)
-        step = {}
-        result["we_reject"] = step
-        peer.step()
+        step = result["we_reject"] = peer.new_step()
         peer.send(cmd="call", uri=room)
         incoming = await next_report(agent, IncomingCall)
         agent.run(incoming.session.reject(486))
@@ -258,9 +253,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         step["peer_end_status"] = await peer.end_status()
 
         # 6. the peer calls over TCP: our Contact names TCP; we hang up over the peer's connection
-        step = {}
-        result["tcp"] = step
-        peer.step()
+        step = result["tcp"] = peer.new_step()
         peer.send(cmd="answer_mode", mode="answer")
         peer.send(cmd="call", uri=f"{room};transport=tcp")
         incoming = await next_report(agent, IncomingCall)
