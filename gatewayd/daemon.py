@@ -71,6 +71,7 @@ from sip.invite_session import (
     Ended,
     Established,
     IncomingCall,
+    InviteError,
     InviteSession,
     InviteSessions,
     MediaUpdated,
@@ -151,6 +152,9 @@ class XmppRoom:
 
     def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         self.daemon.xmpp_transport_info(call, contents)
+
+    def rtp_info(self, call: Call, info: str) -> None:
+        self.daemon.xmpp_rtp_info(call, info)
 
 
 @dataclass
@@ -416,6 +420,19 @@ class Daemon:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
         if leg is not None:
             self.media.transport_info(leg, contents)
+
+    def xmpp_rtp_info(self, call: Call, info: str) -> None:
+        """The Jingle peer holds (`<hold/>`) or resumes (`<active/>`): a re-INVITE tells the SIP side
+        (sendonly / sendrecv, RFC 6337 section 5.3); mute and the others change nothing on SIP."""
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        session = self._sip_legs.get(leg) if leg is not None else None
+        if leg is None or session is None or not self.media.jingle_hold(leg, info):
+            return
+        log.info("jingle hold", leg=leg, info=info)
+        try:
+            self.invites.run(session.reinvite())
+        except InviteError as exc:  # not up yet, or ending
+            log.info("jingle hold not told to sip", leg=leg, error=str(exc))
 
     def _send_transport_info(self, leg: str, contents: list[etree._Element]) -> None:
         call = self._xmpp_legs.get(leg)

@@ -47,7 +47,7 @@ from media.description import (
     sdp_offer,
     sdp_session,
 )
-from media.hold import rtp_info_for_sip
+from media.hold import rtp_info_for_sip, sip_direction_for_rtp_info
 from media.jingle_leg import JingleLeg
 from media.leg import MediaLeg
 from media.ports import NoPortAvailable, PortRange
@@ -129,20 +129,23 @@ class MediaNegotiator:
         self.prefer: Codec | None = None
         self._answered: tuple[sdp.SessionDescription, sdp.SessionDescription] | None = None
         self.renegotiated = False
+        self._offered = False
         self.remote: sdp.SessionDescription | None = None  # the peer's last description (offer or answer)
 
     def offer(self) -> sdp.SessionDescription:
-        """Our offer: the one prepared for a call we place; for an INVITE without an offer on a call we
-        answered (a re-INVITE), a new one from its leg, its codec first."""
-        if self._offer is None:
-            if self.leg is None:
-                raise ValueError("no offer prepared for this session")
-            codecs = list(AUDIO_CODECS)
-            current = self.leg.codec
-            if current is not None:
-                codecs = [current, *(c for c in codecs if c.key != current.key)]
-            return self.origin.stamp(sdp_session(sdp_offer(self.leg, codecs), self.leg.local_address))
-        return self.origin.stamp(self._offer)
+        """Our offer: the one prepared for a call we place (the INVITE); any later one (our re-INVITE, an
+        INVITE without an offer) is made from the leg as it is now, its codec first, its direction
+        (hold) from the leg."""
+        if self._offer is not None and not self._offered:
+            self._offered = True
+            return self.origin.stamp(self._offer)
+        if self.leg is None:
+            raise ValueError("no offer prepared for this session")
+        codecs = list(AUDIO_CODECS)
+        current = self.leg.codec
+        if current is not None:
+            codecs = [current, *(c for c in codecs if c.key != current.key)]
+        return self.origin.stamp(sdp_session(sdp_offer(self.leg, codecs), self.leg.local_address))
 
     def prepare(
         self, leg: RtpLeg, offer: sdp.SessionDescription, prefer: Codec | None
@@ -409,6 +412,18 @@ class MediaCalls:
             return None
         media.sip_hold = info
         return info
+
+    def jingle_hold(self, leg: str, info: str) -> bool:
+        """The Jingle peer holds (`hold`) or resumes (`active`): the SIP leg's direction for our next
+        offer (sendonly: we stop listening to the SIP side, RFC 6337 section 5.3; sendrecv). False when
+        nothing changes (other messages, the same state again, no call)."""
+        media = self._calls.get(leg)
+        direction = sip_direction_for_rtp_info(info)
+        if media is None or media.closed or direction is None or media.sip_hold == info:
+            return False
+        media.sip_hold = info  # what the SIP side's answer will say: not to be echoed to the Jingle peer
+        media.sip.receiving = direction is sdp.Direction.SENDRECV
+        return True
 
     def transport_info(self, leg: str, elements: Iterable[etree._Element]) -> None:
         """The Jingle peer's transport-info: its candidates (and credentials) for our ICE leg."""

@@ -50,6 +50,7 @@ class InProcessRoom:
         self.answers: list[tuple[Call, tuple[etree._Element, ...], bool | None]] = []
         self.focus_changes: list[tuple[Call, bool]] = []
         self.transports: list[tuple[Call, tuple[etree._Element, ...]]] = []
+        self.rtp_infos: list[tuple[Call, str]] = []
         self.accepting = True
 
     def state(self) -> ConferenceInfo:
@@ -67,6 +68,9 @@ class InProcessRoom:
 
     def focus_changed(self, call: Call, isfocus: bool) -> None:
         self.focus_changes.append((call, isfocus))
+
+    def rtp_info(self, call: Call, info: str) -> None:
+        self.rtp_infos.append((call, info))
 
     def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         self.transports.append((call, contents))

@@ -411,3 +411,16 @@ def test_session_info_goes_to_a_live_call_only() -> None:
     assert jingle.find("{urn:xmpp:jingle:apps:rtp:info:1}hold") is not None
     h.service.hang_up(call)
     assert h.service.session_info(call, hold) == []
+
+
+def test_rtp_info_from_the_peer_reaches_the_room() -> None:
+    h = Harness()
+    h.initiate()
+    [call] = h.room.calls
+    out = h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="h1" from="{ALICE}" to="{ROOM}">'
+        '<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="s1">'
+        '<hold xmlns="urn:xmpp:jingle:apps:rtp:info:1"/></jingle></iq>'
+    )
+    assert [s.get("type") for s in out] == ["result"]
+    assert h.room.rtp_infos == [(call, "hold")]

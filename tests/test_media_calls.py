@@ -223,3 +223,26 @@ async def test_a_silent_call_ends_once_with_both_reasons() -> None:
     h.media.close("leg1")  # the daemon's hang-ups that follow find nothing more to do
     await h.media.close_all()
     assert ports_free()
+
+
+async def test_the_jingle_peers_hold_becomes_a_sendonly_offer_toward_sip() -> None:
+    h = Harness()
+    await h.media.xmpp_offered("leg1", elements(RAW_OFFER))
+    negotiator = h.media.negotiator("leg1")
+    first = negotiator.offer()  # the INVITE's
+    assert first.media[0].direction == sdp.Direction.SENDRECV
+    assert negotiator.answer_acceptable(first, sdp.parse_sdp(BRIDGE_ANSWER))
+    await h.media.xmpp_answer("leg1")
+    h.media.started("leg1")
+    assert h.media.jingle_hold("leg1", "hold") and not h.media.jingle_hold("leg1", "hold")
+    assert not h.media.jingle_hold("leg1", "mute")  # nothing for SIP
+    reoffer = negotiator.offer()  # the re-INVITE's: from the leg, on hold
+    assert reoffer.media[0].direction == sdp.Direction.SENDONLY
+    assert reoffer.origin.session_version == first.origin.session_version + 1
+    assert next(r.encoding for r in reoffer.media[0].rtpmaps) == "PCMU"  # the codec in use first
+    assert negotiator.answer_acceptable(reoffer, sdp.parse_sdp(BRIDGE_ANSWER + "a=recvonly\r\n"))
+    assert h.media.renegotiated("leg1") is None  # the bridge's recvonly is our own hold: not echoed
+    assert h.media.jingle_hold("leg1", "active")
+    assert negotiator.offer().media[0].direction == sdp.Direction.SENDRECV
+    await h.media.close_all()
+    assert ports_free()

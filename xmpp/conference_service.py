@@ -248,6 +248,10 @@ class XmppConferenceService:
             participant.room.answered(participant.call, contents, isfocus)
         elif request.action is Action.SESSION_INFO and isfocus is not None:
             participant.room.focus_changed(participant.call, isfocus)
+        elif request.action is Action.SESSION_INFO:
+            for child in request.jingle:
+                if isinstance(child.tag, str) and etree.QName(child).namespace == JINGLE_RTP_INFO:
+                    participant.room.rtp_info(participant.call, etree.QName(child).localname)
         elif request.action is Action.TRANSPORT_INFO:
             contents = tuple(child for child in request.jingle if child.tag == "{" + JINGLE + "}content")
             if contents:

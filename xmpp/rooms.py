@@ -60,6 +60,11 @@ class ConferenceRoom(Protocol):
         being one."""
         ...
 
+    def rtp_info(self, call: Call, info: str) -> None:
+        """The peer of a session sent an XEP-0167 informational message (session-info): `hold`,
+        `active`, `mute`, `unmute`, `ringing`. Already acknowledged."""
+        ...
+
     def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         """The peer of a session (pending or active) sent `transport-info` (XEP-0176 trickle: more
         candidates, its credentials): `contents` are its `<content>` elements. Already acknowledged."""

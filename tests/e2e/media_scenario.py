@@ -239,6 +239,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(args.seconds / 2)
             result["dtmf"] = {"at_sip": peer.dtmf_received(), "at_jingle": client.dtmf_received()}
             result["jingle_received"] = analyse(client.samples, client.rate)
+            if args.hold:  # the Jingle client holds: the daemon re-INVITEs baresip sendonly, then resumes
+                legs = list(daemon.media._calls.values())
+                for n, info in enumerate(("hold", "active")):
+                    xmpp.send(
+                        f'<iq xmlns="{CLIENT}" type="set" id="info{n}" to="{peer_jid}"><jingle xmlns="{JINGLE}" '
+                        f'action="session-info" sid="{peer_sid}"><{info} xmlns="urn:xmpp:jingle:apps:rtp:info:1"/>'
+                        "</jingle></iq>"
+                    )
+                    await asyncio.sleep(1.0)
+                    result[f"sip_leg_after_{info}"] = [
+                        {
+                            "sending": m.sip.sending,
+                            "receiving": m.sip.receiving,
+                            "peer_says": m.negotiator is not None
+                            and m.negotiator.remote is not None
+                            and str(m.negotiator.remote.media[0].direction or m.negotiator.remote.direction),
+                        }
+                        for m in legs
+                    ]
             if args.direction == "xmpp-to-sip":
                 xmpp.send(
                     f'<iq xmlns="{CLIENT}" type="set" id="bye" to="{peer_jid}"><jingle xmlns="{JINGLE}" '
@@ -301,6 +320,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("tone", "silence", "jingle-closed"), default="tone")
     parser.add_argument("--sip-codec", choices=("any", "pcmu"), default="any")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--hold", action="store_true", help="the Jingle client holds, then resumes")
     parser.add_argument("--silence-timeout", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("COIN_GATEWAY_LOG_LEVEL", "warning")

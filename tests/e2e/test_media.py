@@ -68,11 +68,15 @@ def test_an_xmpp_client_calls_a_sip_bridge_and_audio_flows_both_ways() -> None:
     assert_clean_end(result)
 
 
-def test_transcoded_opus_to_pcmu_through_the_daemon() -> None:
-    result = scenario("--direction", "xmpp-to-sip", "--sip-codec", "pcmu", "--seconds", "3")
+def test_transcoded_opus_to_pcmu_through_the_daemon_with_hold_and_resume() -> None:
+    """Transcoded; then the Jingle client holds (session-info <hold/>): the daemon re-INVITEs baresip
+    sendonly (it answers recvonly), then resumes (<active/>: sendrecv) and audio flows again."""
+    result = scenario("--direction", "xmpp-to-sip", "--sip-codec", "pcmu", "--seconds", "3", "--hold")
     assert result["codecs"] == [{"jingle": "opus", "sip": "pcmu"}] and result["transcoding"] == [True]
     assert_tone(result["jingle_received"], 880)
-    assert_tone(result["sip_received"], 440)
+    assert result["sip_leg_after_hold"] == [{"sending": True, "receiving": False, "peer_says": "recvonly"}]
+    assert result["sip_leg_after_active"] == [{"sending": True, "receiving": True, "peer_says": "sendrecv"}]
+    assert_tone(result["sip_received"], 440)  # the recording's end: after the resume
     assert_clean_end(result)
 
 
