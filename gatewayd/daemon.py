@@ -19,7 +19,8 @@ Media (`gatewayd.media_calls`): every call has a Jingle leg and an RTP leg of th
 the INVITE carries our RTP leg's SDP, the session-accept/initiate our Jingle leg's contents. Preparing a
 leg awaits sockets (and ICE gathering), so these steps run as tasks, each checking on the way that the call
 is still there. Media that ends by itself (a silent leg, ICE/DTLS failure) ends both sides: Jingle
-`media-error`/`connectivity-error`, a BYE with `Reason: SIP;cause=408`.
+`media-error`/`connectivity-error`, a BYE with `Reason: SIP;cause=408`. Hold crosses both ways: a SIP
+re-INVITE to sendonly becomes session-info `<hold/>`, a Jingle `<hold/>` a re-INVITE sendonly.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ with `trickle`, our own candidates leave the session-accept/initiate and follow 
 (`send_transport_info`). When media ends by itself (a silent leg, ICE or DTLS failure) `on_end(leg,
 CallEnded)` says why, once; the daemon ends both signalling sides with `CallEnded.jingle_reason` and
 `sip_reason`. `close(leg)` releases every socket and task of a call, whatever stage it reached.
+
+Hold (media/hold.py): a SIP re-INVITE is negotiated on the RTP leg and rebuilds the relay; `renegotiated()`
+says whether to tell the Jingle peer `<hold/>` or `<active/>` (session-info). The Jingle peer's `<hold/>`
+or `<active/>` goes the other way through `jingle_hold()`: the RTP leg's direction for the re-INVITE the
+daemon sends (sendonly, then sendrecv), and the SIP answer to it is not echoed back.
 """
 
 from __future__ import annotations
