@@ -14,9 +14,7 @@ notifier (`405` for other methods).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 import structlog
@@ -25,60 +23,10 @@ from sipmessage import Request, Response
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer
 from sip.digest import Credentials
 from sip.messages import LocalResponse
+from sip.tasks import Background
 from sip.user_agent import IncomingRequest, UserAgent
 
 log = structlog.get_logger(__name__)
-
-
-class Background:
-    """Timers on the event loop and tasks in the background, for a driver of sans-IO machines: a timer that
-    fires goes to `on_timer`, a task that fails is logged as `failure_event`; `close` ends them all."""
-
-    def __init__(self, on_timer: Callable[[Timer], None], *, failure_event: str) -> None:
-        self.on_timer = on_timer
-        self.failure_event = failure_event
-        self.timers: dict[Timer, asyncio.TimerHandle] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def start_timer(self, timer: Timer, delay: float) -> None:
-        """Arm `timer` (again: the handle it had is cancelled)."""
-        self.cancel_timer(timer)
-        self.timers[timer] = asyncio.get_running_loop().call_later(delay, self._fire, timer)
-
-    def cancel_timer(self, timer: Timer) -> None:
-        handle = self.timers.pop(timer, None)
-        if handle is not None:
-            handle.cancel()
-
-    def spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    async def idle(self, timeout: float = 10.0) -> None:
-        """Wait until no task is left (tests)."""
-        async with asyncio.timeout(timeout):
-            while self.tasks:
-                await asyncio.gather(*list(self.tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        for handle in self.timers.values():
-            handle.cancel()
-        self.timers.clear()
-        for task in list(self.tasks):
-            task.cancel()
-        for task in list(self.tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    def _fire(self, timer: Timer) -> None:
-        self.timers.pop(timer, None)
-        self.on_timer(timer)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(self.failure_event, error=repr(task.exception()))
 
 
 class Machine(Protocol):

@@ -31,7 +31,6 @@ from sipmessage import URI, Address, Request, Response
 
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer
 from sip.digest import Credentials
-from sip.driver import Background
 from sip.invite_session import (
     CallFailed,
     Ended,
@@ -43,6 +42,7 @@ from sip.invite_session import (
     SendAck,
 )
 from sip.messages import to_tag
+from sip.tasks import Background
 from sip.transport import Source, TransportError
 from sip.user_agent import IncomingRequest, UserAgent
 

@@ -14,7 +14,6 @@ as §8.1.3.1 says: `sip.messages.LocalResponse`); provisional responses go to an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import structlog
 from sipmessage import CSeq, Request, Response
 
 from sip.messages import create_response, cseq_of, from_tag, local_response, top_via
+from sip.tasks import TaskSet
 from sip.transport import Source, Transport, TransportAddress, TransportError
 
 log = structlog.get_logger(__name__)
@@ -283,7 +283,7 @@ class TransactionLayer:
         self.timers = timers or Timers()
         self._clients: dict[ClientKey, ClientTransaction] = {}
         self._servers: dict[ServerKey, ServerTransaction] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     async def send_request(
         self,
@@ -360,9 +360,7 @@ class TransactionLayer:
             del self._servers[transaction.key]
 
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coroutine)
 
     async def close(self) -> None:
         """Terminate every transaction (pending requests get a 503) and cancel every timer."""
@@ -370,11 +368,7 @@ class TransactionLayer:
             client.fail(TransportError("user agent closed"))
         for server in list(self._servers.values()):
             server._terminate()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
 
     @property
     def pending(self) -> int:

@@ -48,6 +48,7 @@ from sip.messages import (
     to_tag,
     top_via,
 )
+from sip.tasks import TaskSet
 from sip.transactions import ServerTransaction, Timers, TransactionLayer
 from sip.transport import (
     IDLE_TIMEOUT,
@@ -213,7 +214,7 @@ class UserAgent:
             self.transport, self._on_request, on_stray=self._on_stray, timers=timers
         )
         self._call_handlers: dict[str, RequestHandler] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._acks: dict[tuple[str, int], tuple[Request, TransportAddress]] = {}
         self._unacked: dict[tuple[str, int], asyncio.Task[None]] = {}  # 2xx to INVITE awaiting the ACK
         self._no_tcp: dict[tuple[str, int], float] = {}
@@ -249,11 +250,7 @@ class UserAgent:
         for task in list(self._unacked.values()):
             task.cancel()
         self._unacked.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._tasks.cancel()
         await self.transactions.close()
         await self.transport.close()
 
@@ -659,9 +656,7 @@ class UserAgent:
             await incoming.respond(500, "Server Internal Error (not answered)")
 
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coroutine)
 
 
 def _copy_request(request: Request) -> Request:
