@@ -67,8 +67,12 @@ _TEXT_ESCAPED = re.compile("[&<>\r]")
 
 
 def _when(value: datetime) -> str:
-    if value.tzinfo is UTC:
-        return value.isoformat()[:-6] + "Z"  # the parser's UTC, written as XML Schema's "Z"
+    if value.tzinfo is UTC:  # the parser's UTC, written as XML Schema's "Z"
+        # What isoformat() writes, without its offset: %-formatting is twice as fast as either.
+        date = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+        text = "%04d-%02d-%02dT%02d:%02d:%02d" % date  # noqa: UP031
+        microsecond = value.microsecond
+        return f"{text}Z" if not microsecond else f"{text}.{microsecond:06d}Z"
     if value.tzinfo is not None and value.utcoffset() == timedelta(0):
         return value.replace(tzinfo=None).isoformat() + "Z"
     return value.isoformat()
