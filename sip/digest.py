@@ -8,11 +8,16 @@ not offered by SIP servers in practice and is refused here).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sipmessage import AuthCredentials, AuthParameters
+import structlog
+from sipmessage import AuthCredentials, AuthParameters, Request, Response
+
+log = structlog.get_logger(__name__)
 
 _HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
@@ -149,3 +154,62 @@ class _Params(AuthParameters):
                 escaped = value.replace("\\", "\\\\").replace('"', '\\"')
                 bits.append(f'{key}="{escaped}"')
         return ", ".join(bits)
+
+
+def authorize(
+    request: Request,
+    response: Response,
+    credentials: Sequence[Credentials],
+    answered: set[tuple[str, str]],
+) -> Request | None:
+    """A copy of `request` that answers the challenges of `response` (a 401 or 407, RFC 3261 §22.2) with the
+    credentials for their realms; None when it answers none. `answered` holds the (header, realm) pairs
+    answered so far: credentials a realm refused are not sent again, unless its nonce was stale. Earlier
+    credentials for a realm answered here are replaced, those for other realms kept. The caller gives the
+    copy its CSeq and Via branch."""
+    challenge_header, answer_header = (
+        ("WWW-Authenticate", "Authorization") if response.code == 401 else
+        ("Proxy-Authenticate", "Proxy-Authorization")
+    )  # fmt: skip
+    retry = Request(request.method, request.uri, request.body)
+    for name in request.headers.keys():  # noqa: SIM118 (Headers has no __iter__)
+        retry.headers.setlist(name, list(request.headers.getlist(name)))
+    authorized = False
+    for value in response.headers.getlist(challenge_header):
+        try:
+            _scheme, params = parse_challenge(value)
+        except DigestError:
+            log.info("sip.auth.bad_challenge", value=value)
+            continue
+        realm = params.get("realm", "")
+        stale = params.get("stale", "").lower() == "true"
+        if (answer_header, realm) in answered and not stale:
+            continue  # our credentials for this realm were refused
+        match = next((c for c in credentials if c.matches(realm)), None)
+        if match is None:
+            continue
+        try:
+            answer = digest_response(value, method=request.method, uri=str(request.uri), credentials=match)
+        except DigestError as exc:
+            log.info("sip.auth.unsupported", realm=realm, error=str(exc))
+            continue
+        _remove_realm(retry, answer_header, realm)
+        retry.headers.add(answer_header, str(answer))
+        answered.add((answer_header, realm))
+        authorized = True
+    return retry if authorized else None
+
+
+def _remove_realm(request: Request, header: str, realm: str) -> None:
+    """Drop earlier credentials for `realm` (a stale nonce is answered anew)."""
+    kept = []
+    for value in request.headers.getlist(header):
+        with contextlib.suppress(ValueError):
+            parsed = AuthCredentials.parse(value)
+            if parsed.parameters is not None and parsed.parameters.get("realm") == realm:
+                continue
+        kept.append(value)
+    if kept:
+        request.headers.setlist(header, kept)
+    else:
+        request.headers.remove(header)

@@ -81,7 +81,7 @@ from sipmessage import URI, Address, CSeq, Parameters, Request, Response
 from gateway.sdp import SdpError, SessionDescription, parse_sdp, serialize_sdp
 from sip.actions import ArmedTimers, CancelTimer, SendRequest, SendResponse, StartTimer, Timer
 from sip.dialogs import Dialog, DialogError
-from sip.digest import Credentials, DigestError, digest_response, parse_challenge
+from sip.digest import Credentials, authorize
 from sip.focus import ContactError, ContactInfo, first_contact, focus_contact
 from sip.messages import create_response, from_tag, new_branch, new_call_id, new_tag, to_tag
 from sip.offer_answer import SDP_TYPE, Negotiator
@@ -726,40 +726,10 @@ class InviteSession:
     def _retry_with_credentials(self, request: Request, response: Response) -> Request | None:
         """The request again with Digest credentials (RFC 3261 section 22.2), CSeq+1 and a new branch; None
         when we have no credentials for the realm, or they were refused already."""
-        challenge_header, answer_header = (
-            ("WWW-Authenticate", "Authorization") if response.code == 401 else
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        )  # fmt: skip
-        answers: list[str] = []
-        for value in response.headers.getlist(challenge_header):
-            try:
-                _, params = parse_challenge(value)
-            except DigestError:
-                continue
-            realm = params.get("realm", "")
-            stale = params.get("stale", "").lower() == "true"
-            if (answer_header, realm) in self._auth_realms and not stale:
-                continue
-            match = next((c for c in self.credentials if c.matches(realm)), None)
-            if match is None:
-                continue
-            try:
-                answer = digest_response(
-                    value, method=request.method, uri=str(request.uri), credentials=match
-                )
-            except DigestError:
-                continue
-            self._auth_realms.add((answer_header, realm))
-            answers.append(str(answer))
-        if not answers:
+        retry = authorize(request, response, self.credentials, self._auth_realms)
+        if retry is None:
             return None
-        retry = Request(request.method, request.uri, request.body)
-        for name in request.headers.keys():  # noqa: SIM118 (Headers has no __iter__)
-            if name.lower() not in ("via", answer_header.lower()):
-                retry.headers.setlist(name, list(request.headers.getlist(name)))
         retry.headers.set("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
-        for value in answers:
-            retry.headers.add(answer_header, value)
         sequence = request.cseq.sequence + 1
         if request is not self._invite_out and self.dialog is not None:  # in-dialog: the dialog's next CSeq
             sequence = self.dialog.local_cseq = max(self.dialog.local_cseq + 1, sequence)

@@ -32,10 +32,10 @@ from dataclasses import replace
 from typing import Protocol
 
 import structlog
-from sipmessage import URI, Address, AuthCredentials, CSeq, Request, Response
+from sipmessage import URI, Address, CSeq, Request, Response
 
 from sip.dialogs import DIALOG_CREATING_METHODS, Dialog
-from sip.digest import Credentials, DigestError, digest_response, parse_challenge
+from sip.digest import Credentials, authorize
 from sip.messages import (
     LocalResponse,
     create_response,
@@ -542,37 +542,8 @@ class UserAgent:
         dialog: DialogState | None,
     ) -> Request | None:
         """The request again with credentials for the challenge in `response`, or None if we have none."""
-        challenge_header, answer_header = (
-            ("WWW-Authenticate", "Authorization") if response.code == 401 else
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        )  # fmt: skip
-        retry = _copy_request(request)
-        authorized = False
-        for value in response.headers.getlist(challenge_header):
-            try:
-                _scheme, params = parse_challenge(value)
-            except DigestError:
-                log.info("sip.auth.bad_challenge", value=value)
-                continue
-            realm = params.get("realm", "")
-            stale = params.get("stale", "").lower() == "true"
-            if (answer_header, realm) in answered and not stale:
-                continue  # our credentials for this realm were refused
-            match = next((c for c in credentials if c.matches(realm)), None)
-            if match is None:
-                continue
-            try:
-                answer = digest_response(
-                    value, method=request.method, uri=str(request.uri), credentials=match
-                )
-            except DigestError as exc:
-                log.info("sip.auth.unsupported", realm=realm, error=str(exc))
-                continue
-            _remove_realm(retry, answer_header, realm)
-            retry.headers.add(answer_header, str(answer))
-            answered.add((answer_header, realm))
-            authorized = True
-        if not authorized:
+        retry = authorize(request, response, credentials, answered)
+        if retry is None:
             return None
         sequence = request.cseq.sequence + 1
         if dialog is not None:
@@ -657,25 +628,3 @@ class UserAgent:
 
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         self._tasks.spawn(coroutine)
-
-
-def _copy_request(request: Request) -> Request:
-    copy = Request(request.method, request.uri, request.body)
-    for name in request.headers.keys():  # noqa: SIM118 (Headers has no __iter__)
-        copy.headers.setlist(name, list(request.headers.getlist(name)))
-    return copy
-
-
-def _remove_realm(request: Request, header: str, realm: str) -> None:
-    """Drop earlier credentials for `realm` (a stale nonce is answered anew)."""
-    kept = []
-    for value in request.headers.getlist(header):
-        with contextlib.suppress(ValueError):
-            parsed = AuthCredentials.parse(value)
-            if parsed.parameters is not None and parsed.parameters.get("realm") == realm:
-                continue
-        kept.append(value)
-    if kept:
-        request.headers.setlist(header, kept)
-    else:
-        request.headers.remove(header)
