@@ -209,25 +209,26 @@ def _uri_entry(entry: UriEntry) -> str:
 # the same address one shared list (the original address it keeps) in every document. Kept with the
 # namespaces its foreign attributes use and the prefixes they had, in the order they were asked for: the
 # text is reused only when this document gives them the same prefixes (asking registers them on the root,
-# as writing it would). Lists with extensions (whose declarations depend on the document) are not kept.
-_AORS_TEXT: dict[int, tuple[Uris, tuple[tuple[str, str], ...], str]] = {}
+# as writing it would). A list is kept from its second writing on (the first only notes it: most lists
+# are never written twice); lists with extensions (whose declarations depend on the document) never are.
+_AORS_TEXT: dict[int, tuple[Uris, tuple[tuple[str, str], ...] | None, str]] = {}
 _AORS_KEPT = 4096
 
 
 def _shared_aors(uris: Uris) -> str:
     known = _AORS_TEXT.get(id(uris))
-    if known is not None and known[0] is uris:
+    seen = known is not None and known[0] is uris
+    if known is not None and seen and known[1] is not None:
         prefix = _current.namespaces.prefix
         if all(prefix(namespace) == used for namespace, used in known[1]):
             return known[2]
     out: list[str] = []
     _uris(out.append, "associated-aors", uris)
     text = "".join(out)
-    bindings = _prefixes_of(uris)
-    if bindings is not None:
-        if len(_AORS_TEXT) >= _AORS_KEPT:
-            _AORS_TEXT.clear()
-        _AORS_TEXT[id(uris)] = (uris, bindings, text)
+    bindings = _prefixes_of(uris) if seen else None
+    if len(_AORS_TEXT) >= _AORS_KEPT:
+        _AORS_TEXT.clear()
+    _AORS_TEXT[id(uris)] = (uris, bindings, text if bindings is not None else "")
     return text
 
 
