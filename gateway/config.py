@@ -121,6 +121,7 @@ class MediaSection(_Section):
     port_min: int = Field(40000, ge=1024, le=65535)
     port_max: int = Field(40999, ge=1024, le=65535)
     silence_timeout_s: int = Field(30, ge=1, le=3600)
+    trickle_ice: bool = False  # our ICE candidates in transport-info after the session-accept/initiate
 
     @model_validator(mode="after")
     def _range(self) -> MediaSection:

@@ -201,10 +201,11 @@ class _Dispatcher:
 class Daemon:
     """One gateway process. `await serve()` runs it until SIGTERM/SIGINT (or `stop()`)."""
 
-    def __init__(self, config: Config, *, trickle_ice: bool = False) -> None:
-        """`trickle_ice`: our ICE candidates follow the session-accept/initiate in transport-info."""
+    def __init__(self, config: Config, *, trickle_ice: bool | None = None) -> None:
+        """`trickle_ice` (default: the configuration's `media.trickle_ice`): our ICE candidates follow the
+        session-accept/initiate in transport-info."""
         self.config = config
-        self.trickle_ice = trickle_ice
+        self.trickle_ice = config.media.trickle_ice if trickle_ice is None else trickle_ice
         self.addresses = config.address_map()
         self.bridge = Bridge(
             [
