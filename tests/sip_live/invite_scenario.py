@@ -153,6 +153,16 @@ def describe(report: Report) -> dict[str, Any]:
     return out
 
 
+async def accept_call(agent: InviteAgent, peer: Peer, session: InviteSession, step: dict[str, Any]) -> None:
+    """We accept the peer's call: the Contact the peer saw in our 200 and our Established go into `step`;
+    once the peer's side is CONFIRMED, the next step begins."""
+    agent.run(session.accept())
+    step["peer_saw_contact"] = (await peer.received("SIP/2.0 200"))["contact"]
+    step["established"] = describe(await next_report(agent, Established))
+    await peer.state("CONFIRMED")
+    peer.step()
+
+
 async def scenario(log_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     timers = Timers(t1=0.1, t2=0.4, t4=0.5, timer_d=1.0)
@@ -176,12 +186,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         incoming: IncomingCall = await next_report(agent, IncomingCall)
         step["incoming"] = describe(incoming)
         agent.run(incoming.session.ring())
-        agent.run(incoming.session.accept())
-        ok = await peer.received("SIP/2.0 200")
-        step["peer_saw_contact"] = ok["contact"]
-        step["established"] = describe(await next_report(agent, Established))
-        await peer.state("CONFIRMED")
-        peer.step()
+        await accept_call(agent, peer, incoming.session, step)
         peer.send(cmd="reinvite")
         updated: MediaUpdated = await next_report(agent, MediaUpdated)
         step["reinvite_answered"] = updated.remote_sdp is not None
@@ -257,12 +262,7 @@ async def scenario(log_dir: Path) -> dict[str, Any]:
         peer.send(cmd="answer_mode", mode="answer")
         peer.send(cmd="call", uri=f"{room};transport=tcp")
         incoming = await next_report(agent, IncomingCall)
-        agent.run(incoming.session.accept())
-        ok = await peer.received("SIP/2.0 200")
-        step["peer_saw_contact"] = ok["contact"]
-        step["established"] = describe(await next_report(agent, Established))
-        await peer.state("CONFIRMED")
-        peer.step()
+        await accept_call(agent, peer, incoming.session, step)
         agent.run(incoming.session.hangup())
         step["ended"] = describe(await next_report(agent, Ended))
         step["peer_end_status"] = await peer.end_status()
