@@ -26,6 +26,15 @@ Every change of what a room shows -> RoomChanged (both adapters bring their reci
 coalesces within its window). A lost upstream -> the room shows `active=false` (RoomChanged); the SIP
 subscriber retries by itself. `shutdown()` -> RoomEnded for every room and the end of every call.
 
+Ad-hoc rooms: beyond the configured rooms, a call to any address of the gateway that maps to the other
+protocol works (`xmpp_room_for`, `sip_room_for` name the room; `xmpp_call`/`sip_call` create it). A call
+to `alice\\40example.net@<component>` forms the SIP-focus room `~sip:alice@example.net` (one per callee,
+shared by its XMPP callers); a call to `sip:romeo%40montague.lit@<sip domain>` the XMPP-focus room
+`~xmpp:romeo@montague.lit`. A conference forms only when the far side turns out to be a focus: the SIP
+callee's answer (or a later re-INVITE, `sip_focus_changed`) carries isfocus -> Subscribe (its loss ->
+Unsubscribe); the XMPP callee's session-accept carries Coin isfocus -> the 200's Contact carries isfocus.
+An ad-hoc room ends (RoomEnded, and Unsubscribe when subscribed) when its last call ends.
+
 Who may subscribe to a room (`admits`): `participants` (default: a SIP address with a live call in the room),
 `domains` (participants, and any address of the listed domains), or `anyone`.
 """
@@ -36,6 +45,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import quote
 
 from gateway.addresses import AddressError, AddressMap
 from gateway.conference_info import ConferenceInfo
@@ -64,6 +74,10 @@ class RoomSpec:
     name: str
     kind: FocusKind
     focus: str  # a sip:/sips: URI (SIP focus) or a JID (XMPP mixer)
+    adhoc: bool = False  # formed by a call to a mapped address, gone with its last call
+
+
+ADHOC_PREFIX = "~"  # ad-hoc room names: "~" + the callee's address (configured names cannot start so)
 
 
 # -- actions -------------------------------------------------------------------------------------------------
@@ -87,7 +101,7 @@ class HangUpSip:
 class AnswerSipCall:
     leg: str
     answer: SessionDescription
-    focus_contact: str  # the room's URI, to be sent as `Contact: <uri>;isfocus`
+    focus_contact: str | None  # the room's URI, to be sent as `Contact: <uri>;isfocus`; None: a plain call
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +212,7 @@ class _Call:
     caller: str  # the caller's own address, in its own protocol (schemed URI)
     sip_form: str
     answered: bool = False
+    focus: str | None = None  # a SIP leg we placed: the conference URI while its peer says isfocus
 
 
 @dataclass(eq=False)
@@ -233,8 +248,12 @@ class Bridge:
                 xmpp=f"xmpp:{spec.name}@{addresses.component_domain}",
                 sip=f"sip:{spec.name}@{addresses.sip_domain}",
             )
-            upstream = Protocol.SIP if spec.kind is FocusKind.SIP else Protocol.XMPP
-            self._rooms[spec.name] = _RoomEntry(spec, Room(spec.name, address, upstream, self.forms))
+            self._add_room(spec, address)
+
+    def _add_room(self, spec: RoomSpec, address: RoomAddress) -> _RoomEntry:
+        upstream = Protocol.SIP if spec.kind is FocusKind.SIP else Protocol.XMPP
+        entry = self._rooms[spec.name] = _RoomEntry(spec, Room(spec.name, address, upstream, self.forms))
+        return entry
 
     # -- look-ups -----------------------------------------------------------------------------------------
 
@@ -252,6 +271,56 @@ class Bridge:
     def calls(self, room: str) -> list[str]:
         entry = self._rooms.get(room)
         return list(entry.calls) if entry is not None else []
+
+    def address(self, name: str) -> RoomAddress | None:
+        entry = self._rooms.get(name)
+        return entry.room.address if entry is not None else None
+
+    def xmpp_room_for(self, jid: str) -> str:
+        """The room a call to `jid` (a bare JID of the component) joins: a configured room's name, else the
+        ad-hoc SIP-focus room of the SIP address it maps to (named, not created). Raises BridgeError when it
+        maps to no SIP user (an XMPP user's or the gateway's own SIP form lives on our SIP domain)."""
+        local, _, domain = jid.removeprefix("xmpp:").partition("@")
+        if domain and domain.lower() == self.addresses.component_domain and local in self._configured():
+            return local
+        try:
+            _xmpp_form, sip_form = self.forms.forms("xmpp:" + jid.removeprefix("xmpp:"))
+        except AddressError as exc:
+            raise BridgeError(f"{jid[:200]!r} cannot be mapped: {exc}") from None
+        if _host(sip_form) == self.addresses.sip_domain.lower() or not sip_form.startswith("sip:"):
+            raise BridgeError(f"{jid[:200]!r} is no SIP user ({sip_form[:200]})")
+        return ADHOC_PREFIX + _without_gr(sip_form)
+
+    def sip_room_for(self, user: str) -> str:
+        """The room a call to `sip:<user>@<our SIP domain>` joins (`user` decoded, as a URI parser gives it):
+        a configured room's name, else the ad-hoc XMPP-focus room of the XMPP address it maps to (named, not
+        created). Raises BridgeError when it maps to no XMPP user."""
+        if user in self._configured():
+            return user
+        uri = f"sip:{quote(user, safe=_USER_SAFE)}@{self.addresses.sip_domain}"
+        try:
+            xmpp_form, _sip_form = self.forms.forms(uri)
+        except AddressError as exc:
+            raise BridgeError(f"{uri[:200]!r} cannot be mapped: {exc}") from None
+        if _host(xmpp_form) == self.addresses.component_domain.lower():
+            raise BridgeError(f"{uri[:200]!r} is no XMPP user ({xmpp_form[:200]})")
+        return ADHOC_PREFIX + xmpp_form
+
+    def _configured(self) -> list[str]:
+        return [name for name, entry in self._rooms.items() if not entry.spec.adhoc]
+
+    def _adhoc(self, room: str, kind: FocusKind) -> _RoomEntry:
+        """The ad-hoc room `room` (a name from xmpp_room_for / sip_room_for), created on its first call."""
+        entry = self._rooms.get(room)
+        if entry is not None or not room.startswith(ADHOC_PREFIX):
+            return self._entry(room, kind)
+        target = room.removeprefix(ADHOC_PREFIX)
+        want = "sip:" if kind is FocusKind.SIP else "xmpp:"
+        if not target.startswith(want):
+            raise BridgeError(f"room {room!r} is joined from the other protocol")
+        xmpp_form, sip_form = self._forms(target)
+        focus = _without_gr(sip_form) if kind is FocusKind.SIP else xmpp_form.removeprefix("xmpp:")
+        return self._add_room(RoomSpec(room, kind, focus, adhoc=True), RoomAddress(xmpp_form, sip_form))
 
     def new_leg(self) -> str:
         return f"leg{next(self._ids)}"
@@ -279,8 +348,8 @@ class Bridge:
     def xmpp_call(self, room: str, leg: str, caller: str, offer: SessionDescription) -> list[Action]:
         """An XMPP client (`caller`, a JID) calls `room`. Raises BridgeError when the room is not a SIP-focus
         room or the caller cannot be shown on SIP."""
-        entry = self._entry(room, FocusKind.SIP)
         xmpp_form, sip_form = self._forms("xmpp:" + caller.removeprefix("xmpp:"))
+        entry = self._adhoc(room, FocusKind.SIP)
         entry.calls[leg] = _Call(leg, room, xmpp_form, _without_gr(sip_form))
         self._calls[leg] = entry
         return [PlaceSipCall(leg, room, entry.spec.focus, sip_form, offer)]
@@ -288,16 +357,36 @@ class Bridge:
     def sip_leg_answered(
         self, leg: str, answer: SessionDescription, focus_contact: str | None = None
     ) -> list[Action]:
-        """The focus answered a leg we placed; `focus_contact` is its Contact URI when it carries isfocus."""
+        """The focus answered a leg we placed; `focus_contact` is its Contact URI when it carries isfocus.
+        An ad-hoc room subscribes only to a focus: a 1:1 call is not a conference."""
         entry = self._calls.get(leg)
         if entry is None:
             return [HangUpSip(leg)]  # the caller left meanwhile
-        entry.calls[leg].answered = True
+        call = entry.calls[leg]
+        call.answered = True
+        call.focus = focus_contact
         actions: list[Action] = [AcceptXmppCall(leg, answer)]
-        if not entry.subscribed:
+        if not entry.subscribed and (focus_contact is not None or not entry.spec.adhoc):
             entry.subscribed = True
             actions.append(Subscribe(entry.spec.name, focus_contact or entry.spec.focus))
         return actions
+
+    def sip_focus_changed(self, leg: str, conference: str | None) -> list[Action]:
+        """A SIP leg we placed became a conference (its peer's Contact gained isfocus in a re-INVITE:
+        `conference` is the conference URI) or stopped being one (None). A room not subscribed subscribes;
+        an ad-hoc room none of whose calls is a conference any more unsubscribes (its state shown lost)."""
+        entry = self._calls.get(leg)
+        if entry is None or entry.spec.kind is not FocusKind.SIP:
+            return []
+        entry.calls[leg].focus = conference
+        if conference is not None and not entry.subscribed:
+            entry.subscribed = True
+            return [Subscribe(entry.spec.name, conference)]
+        still = any(call.focus is not None for call in entry.calls.values())
+        if conference is None and entry.spec.adhoc and entry.subscribed and not still:
+            entry.subscribed = False
+            return [Unsubscribe(entry.spec.name), *self.upstream_lost(entry.spec.name)]
+        return []
 
     def sip_leg_failed(self, leg: str, status: int) -> list[Action]:
         """A leg we placed was refused (3xx-6xx) or could not be placed (408, 503)."""
@@ -308,7 +397,7 @@ class Bridge:
         actions: list[Action] = []
         if call is not None:
             actions.append(RejectXmppCall(leg, jingle_reason_for(status)))
-        return actions + self._maybe_unsubscribe(entry)
+        return actions + self._maybe_unsubscribe(entry) + self._maybe_end(entry)
 
     def xmpp_call_ended(self, leg: str) -> list[Action]:
         """The XMPP caller hung up (session-terminate, or its session failed)."""
@@ -317,8 +406,8 @@ class Bridge:
             return []
         self._drop(leg)
         if entry.spec.kind is FocusKind.SIP:
-            return [HangUpSip(leg), *self._maybe_unsubscribe(entry)]
-        return [EndSipCall(leg), *self._mixer_session_gone(entry, leg)]
+            return [HangUpSip(leg), *self._maybe_unsubscribe(entry), *self._maybe_end(entry)]
+        return [EndSipCall(leg), *self._mixer_session_gone(entry, leg), *self._maybe_end(entry)]
 
     def sip_leg_ended(self, leg: str) -> list[Action]:
         """The SIP side ended a call (the focus's BYE on a leg we placed, or a phone's BYE)."""
@@ -327,8 +416,8 @@ class Bridge:
             return []
         self._drop(leg)
         if entry.spec.kind is FocusKind.SIP:
-            return [EndXmppCall(leg), *self._maybe_unsubscribe(entry)]
-        return [EndXmppCall(leg), *self._mixer_session_gone(entry, leg)]
+            return [EndXmppCall(leg), *self._maybe_unsubscribe(entry), *self._maybe_end(entry)]
+        return [EndXmppCall(leg), *self._mixer_session_gone(entry, leg), *self._maybe_end(entry)]
 
     def upstream_state(self, room: str, state: ConferenceInfo) -> list[Action]:
         """The room's SIP subscription merged new state."""
@@ -358,29 +447,38 @@ class Bridge:
     def sip_call(self, room: str, leg: str, caller: str, offer: SessionDescription) -> list[Action]:
         """A SIP phone (`caller`, its From URI) calls `room`. Raises BridgeError when the room is not an
         XMPP-focus room or the caller cannot be shown on XMPP."""
-        entry = self._entry(room, FocusKind.XMPP)
         xmpp_form, sip_form = self._forms(caller)
+        entry = self._adhoc(room, FocusKind.XMPP)
         entry.calls[leg] = _Call(leg, room, caller, _without_gr(sip_form))
         self._calls[leg] = entry
         return [PlaceXmppCall(leg, room, entry.spec.focus, xmpp_form.removeprefix("xmpp:"), offer)]
 
-    def xmpp_leg_accepted(self, leg: str, answer: SessionDescription) -> list[Action]:
-        """The mixer accepted a session we placed."""
+    def xmpp_leg_accepted(
+        self, leg: str, answer: SessionDescription, isfocus: bool | None = None
+    ) -> list[Action]:
+        """The mixer accepted a session we placed; `isfocus`: its session-accept's Coin flag (None: absent).
+        A configured room's mixer is a focus; an ad-hoc room's callee is one only when it says so."""
         entry = self._calls.get(leg)
         if entry is None:
             return [EndXmppCall(leg)]
         entry.calls[leg].answered = True
         if entry.source is None:
             entry.source = leg
-        return [AnswerSipCall(leg, answer, entry.room.address.sip)]
+        focus = not entry.spec.adhoc or bool(isfocus)
+        return [AnswerSipCall(leg, answer, entry.room.address.sip if focus else None)]
 
     def xmpp_leg_failed(self, leg: str, reason: str) -> list[Action]:
         """The mixer refused a session we placed, or it could not be placed."""
-        if self._calls.get(leg) is None:
+        entry = self._calls.get(leg)
+        if entry is None:
             return []
         self._drop(leg)
         status, phrase = sip_status_for(reason)
-        return [RejectSipCall(leg, status, phrase)]
+        return [
+            RejectSipCall(leg, status, phrase),
+            *self._mixer_session_gone(entry, leg),
+            *self._maybe_end(entry),
+        ]
 
     def mixer_coin(self, leg: str, document: ConferenceInfo) -> list[Action]:
         """Coin from the mixer on one of our sessions. Raises MergeError (NeedsFullStateError included) for
@@ -415,7 +513,7 @@ class Bridge:
         """The daemon stops: every room ends (its subscribers get terminated;reason=noresource), every call
         ends on both sides."""
         actions: list[Action] = []
-        for name, entry in self._rooms.items():
+        for name, entry in list(self._rooms.items()):
             actions.append(RoomEnded(name))
             for leg in list(entry.calls):
                 actions += [EndXmppCall(leg, "gone"), EndSipCall(leg)]
@@ -423,6 +521,8 @@ class Bridge:
             if entry.subscribed:
                 entry.subscribed = False
                 actions.append(Unsubscribe(name))
+            if entry.spec.adhoc:
+                del self._rooms[name]
         return actions
 
     # -- helpers ---------------------------------------------------------------------------------------------
@@ -445,11 +545,34 @@ class Bridge:
         entry = self._calls.pop(leg, None)
         return entry.calls.pop(leg, None) if entry is not None else None
 
+    def _maybe_end(self, entry: _RoomEntry) -> list[Action]:
+        """An ad-hoc room ends with its last call (its subscribers get terminated;reason=noresource)."""
+        if entry.calls or not entry.spec.adhoc or self._rooms.get(entry.spec.name) is not entry:
+            return []
+        del self._rooms[entry.spec.name]
+        actions: list[Action] = [RoomEnded(entry.spec.name)]
+        if entry.subscribed:
+            entry.subscribed = False
+            actions.append(Unsubscribe(entry.spec.name))
+        return actions
+
     def _maybe_unsubscribe(self, entry: _RoomEntry) -> list[Action]:
         if entry.calls or not entry.subscribed:
             return []
         entry.subscribed = False
         return [Unsubscribe(entry.spec.name)]
+
+
+_USER_SAFE = "-_.!~*'()&=+$,;?/"  # RFC 3261 unreserved and user-unreserved: kept as they are in a user part
+
+
+def _host(uri: str) -> str:
+    """The host of a sip:/xmpp: URI or JID (no port, no parameters, no resource), lower-cased."""
+    body = uri.split(":", 1)[1] if uri.startswith(("sip:", "sips:", "xmpp:")) else uri
+    host = body.rsplit("@", 1)[-1]
+    for cut in (";", "/", "?"):
+        host = host.split(cut, 1)[0]
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
 
 
 def _without_gr(sip_uri: str) -> str:

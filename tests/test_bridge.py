@@ -183,3 +183,106 @@ def test_lost_and_stopped_upstream() -> None:
     assert b.upstream_stopped("weekly") == [RoomChanged("weekly")]
     b.xmpp_call("weekly", "l2", "juliet@capulet.lit/balcony", OFFER)
     assert Subscribe("weekly", "sip:weekly@bridge.example.com") in b.sip_leg_answered("l2", OFFER)
+
+
+# -- ad-hoc rooms ------------------------------------------------------------------------------------------------
+
+
+def test_a_call_to_a_mapped_sip_user_forms_an_adhoc_room_that_subscribes_only_to_a_focus() -> None:
+    b = bridge()
+    room = b.xmpp_room_for("alice\\40example.net@sip.example.org")
+    assert room == "~sip:alice@example.net"
+    assert b.xmpp_room_for("weekly@sip.example.org") == "weekly"  # a configured room stays itself
+    assert b.room(room) is None  # named, not created
+    [place] = b.xmpp_call(room, "l1", "romeo@montague.lit/phone", OFFER)
+    assert place == PlaceSipCall(
+        "l1", room, "sip:alice@example.net", "sip:romeo%40montague.lit@gw.example.org;gr=phone", OFFER
+    )
+    adhoc = b.room(room)
+    assert adhoc is not None and adhoc.address.xmpp == "xmpp:alice\\40example.net@sip.example.org"
+    # a 1:1 call: no subscription
+    assert b.sip_leg_answered("l1", OFFER) == [AcceptXmppCall("l1", OFFER)]
+    # a second caller of the same callee shares the room
+    assert b.xmpp_room_for("alice\\40example.net@sip.example.org") == room
+    b.xmpp_call(room, "l2", "juliet@capulet.lit/balcony", OFFER)
+    assert b.calls(room) == ["l1", "l2"]
+    # a re-INVITE makes the call a conference: subscribe then; its end: unsubscribe, shown lost
+    assert b.sip_focus_changed("l1", "sip:conf@example.net") == [Subscribe(room, "sip:conf@example.net")]
+    assert b.sip_focus_changed("l1", "sip:conf@example.net") == []
+    assert b.sip_focus_changed("l1", None) == [Unsubscribe(room), RoomChanged(room)]
+    b.sip_leg_failed("l2", 486)
+    # the last call ends: the room is gone
+    assert b.xmpp_call_ended("l1") == [HangUpSip("l1"), RoomEnded(room)]
+    assert b.room(room) is None and room not in b.room_names()
+
+
+def test_an_adhoc_sip_callee_answering_as_a_focus_is_subscribed_and_unsubscribed_with_the_last_call() -> None:
+    b = bridge()
+    room = b.xmpp_room_for("alice\\40example.net@sip.example.org")
+    b.xmpp_call(room, "l1", "romeo@montague.lit/phone", OFFER)
+    assert b.sip_leg_answered("l1", OFFER, "sip:conf-1@example.net") == [
+        AcceptXmppCall("l1", OFFER),
+        Subscribe(room, "sip:conf-1@example.net"),
+    ]
+    assert b.upstream_state(room, merge(None, parse(BRIDGE_STATE))) == [RoomChanged(room)]
+    adhoc = b.room(room)
+    assert adhoc is not None
+    assert adhoc.state(Protocol.XMPP).entity == "xmpp:alice\\40example.net@sip.example.org"
+    assert b.sip_leg_ended("l1") == [EndXmppCall("l1"), Unsubscribe(room), RoomEnded(room)]
+
+
+def test_adhoc_callees_that_are_no_user_of_the_other_side_are_refused() -> None:
+    b = bridge()
+    for jid in (
+        "+15551234@sip.example.org",  # its SIP form lives on our own SIP domain: nowhere to call
+        "conf@sip.example.org",  # the gateway's own user
+        "sip.example.org",
+        "a\\5cb@sip.example.org",  # cannot be mapped
+    ):
+        with pytest.raises(BridgeError):
+            b.xmpp_room_for(jid)
+    for user in ("conf", "alice\\40example.net", "+15551234"):  # gateway users, SIP users, numbers
+        with pytest.raises(BridgeError):
+            b.sip_room_for(user)
+    with pytest.raises(BridgeError):  # an ad-hoc SIP-focus room is not joined from SIP
+        b.sip_call("~sip:alice@example.net", "l1", "sip:bob@example.net", OFFER)
+
+
+def test_a_sip_call_to_a_mapped_xmpp_user_forms_an_adhoc_room_with_isfocus_only_from_a_focus() -> None:
+    b = bridge()
+    room = b.sip_room_for("romeo@montague.lit")
+    assert room == "~xmpp:romeo@montague.lit"
+    assert b.sip_room_for("standup") == "standup"
+    [place] = b.sip_call(room, "l1", "sip:alice@example.net", OFFER)
+    assert place == PlaceXmppCall(
+        "l1", room, "romeo@montague.lit", "alice\\40example.net@sip.example.org", OFFER
+    )
+    address = b.address(room)
+    assert address is not None and address.sip == "sip:romeo%40montague.lit@gw.example.org"
+    assert b.xmpp_leg_accepted("l1", OFFER, None) == [AnswerSipCall("l1", OFFER, None)]  # a plain call
+    b.sip_call(room, "l2", "sip:bob@example.net", OFFER)
+    assert b.xmpp_leg_accepted("l2", OFFER, True) == [
+        AnswerSipCall("l2", OFFER, "sip:romeo%40montague.lit@gw.example.org")
+    ]
+    assert b.mixer_coin("l2", coin(1, "full", '<user entity="xmpp:nurse@capulet.lit"/>')) == []  # l1 leads
+    assert b.mixer_coin("l1", coin(1, "full", '<user entity="xmpp:juliet@capulet.lit"/>')) == [
+        RoomChanged(room)
+    ]
+    assert b.admits(room, "sip:bob@example.net")
+    assert b.sip_leg_ended("l1") == [EndXmppCall("l1"), RoomChanged(room)]  # l2 takes over
+    assert b.xmpp_call_ended("l2") == [EndSipCall("l2"), RoomChanged(room), RoomEnded(room)]
+    assert b.room(room) is None
+    # a callee that refuses: the room goes with the call
+    b.sip_call(room, "l3", "sip:alice@example.net", OFFER)
+    assert b.xmpp_leg_failed("l3", "decline") == [RejectSipCall("l3", 603, "Decline"), RoomEnded(room)]
+    assert b.room(room) is None
+
+
+def test_shutdown_ends_adhoc_rooms_too() -> None:
+    b = bridge()
+    room = b.xmpp_room_for("alice\\40example.net@sip.example.org")
+    b.xmpp_call(room, "l1", "romeo@montague.lit/phone", OFFER)
+    b.sip_leg_answered("l1", OFFER, "sip:conf@example.net")
+    actions = b.shutdown()
+    assert RoomEnded(room) in actions and Unsubscribe(room) in actions
+    assert room not in b.room_names()
