@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from sipmessage import URI, Address, CSeq, Message, Parameters, Request, Response
+from sipmessage import URI, Address, Message, Parameters, Request, Response
 
 from sip.messages import from_tag, new_branch, split_header_values, to_tag
 
@@ -111,6 +111,9 @@ class Dialog:
     remote_cseq: int | None = None  # the last CSeq number the peer used
     secure: bool = False
     local_contact: Address | None = None  # our Contact in requests we send (None: the user agent's)
+    # The text of each address as last written: rendering an Address (sipmessage quotes every URI part)
+    # costs more than the rest of a request; a notifier writes the same ones into every NOTIFY.
+    _texts: dict[str, tuple[Address, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -263,19 +266,27 @@ class Dialog:
         else:
             uri = self.remote_target
         request = Request(method, uri)
-        request.headers.set("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
-        request.max_forwards = MAX_FORWARDS
-        request.from_address = self.local_address
-        request.to_address = self.remote_address
-        request.call_id = self.call_id
         if method != "ACK":
             self.local_cseq += 1
-        request.cseq = CSeq(self.local_cseq, method)
+        headers = request.headers  # a new request has no header yet: `add` appends
+        headers.add("Via", f"SIP/2.0/UDP placeholder;branch={new_branch()}")
+        headers.add("Max-Forwards", str(MAX_FORWARDS))
+        headers.add("From", self._text("From", self.local_address))
+        headers.add("To", self._text("To", self.remote_address))
+        headers.add("Call-ID", self.call_id)
+        headers.add("CSeq", f"{self.local_cseq} {method}")
         if routes:
-            request.headers.setlist("Route", routes)
+            headers.setlist("Route", routes)
         if self.local_contact is not None:
-            request.headers.set("Contact", str(self.local_contact))
+            headers.add("Contact", self._text("Contact", self.local_contact))
         return request
+
+    def _text(self, header: str, address: Address) -> str:
+        """`str(address)`, remembered while the dialog keeps that same Address object."""
+        known = self._texts.get(header)
+        if known is None or known[0] is not address:
+            known = self._texts[header] = (address, str(address))
+        return known[1]
 
     # -- requests we receive ---------------------------------------------------------------------------
 

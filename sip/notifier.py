@@ -58,7 +58,7 @@ from sipmessage import URI, Address, Parameters, Request, Response
 from gateway.conference_info import MIME_TYPE, ConferenceInfo
 from gateway.document_writer import serialize
 from gateway.errors import VersionOverflowError
-from gateway.recipient_view import RecipientView
+from gateway.recipient_view import RecipientView, SharedDocuments
 from sip.actions import CancelTimer, SendRequest, SendResponse, StartTimer, Timer, TimerKind
 from sip.dialogs import Dialog, DialogError
 from sip.event_headers import (
@@ -70,7 +70,7 @@ from sip.event_headers import (
     event_of,
     expires_of,
 )
-from sip.messages import create_response, from_tag, new_tag, set_body, to_tag
+from sip.messages import create_response, from_tag, new_tag, to_tag
 from sip.rooms import ConferenceRoom, RoomDirectory
 
 PACKAGE = "conference"
@@ -107,6 +107,10 @@ class Subscription:
     waiting: bool = False  # a document waits for that response
     waiting_full: bool = False  # ... and it must be full (a refresh came)
     ended: bool = False
+    event_text: str = ""  # the Event header as every NOTIFY of this subscription writes it
+
+    def __post_init__(self) -> None:
+        self.event_text = str(self.event)
 
 
 # -- what the notifier reports -----------------------------------------------------------------------------
@@ -278,33 +282,45 @@ class ConferenceNotifier:
 
     # -- NOTIFY ----------------------------------------------------------------------------------------------
 
-    def _notify(self, sub: Subscription, *, full: bool = False) -> list[Output]:
+    def _notify(
+        self, sub: Subscription, *, full: bool = False, fanout: _Fanout | None = None
+    ) -> list[Output]:
         """A NOTIFY active with the next document, or a note that one waits for the outstanding one."""
         if sub.in_flight is not None:
             sub.waiting = True
             sub.waiting_full = sub.waiting_full or full
             return []
         try:
-            document = sub.view.next_document(sub.room.state(), full=full)
+            document = sub.view.next_document(
+                sub.room.state(), full=full, shared=fanout.documents if fanout is not None else None
+            )
         except VersionOverflowError:
             return self._final(sub, Reason.DEACTIVATED)
         if document is None:
             return []
         remaining = max(0, math.ceil(sub.expires_at - self.clock()))
-        send = self._request(sub, SubscriptionState(Substate.ACTIVE, expires=remaining), document)
+        send = self._request(sub, SubscriptionState(Substate.ACTIVE, expires=remaining), document, fanout)
         sub.in_flight = sub.dialog.local_cseq
         self._notifies[(sub.dialog.call_id, sub.dialog.local_tag)] = sub
         return [send]
 
     def _request(
-        self, sub: Subscription, state: SubscriptionState, document: ConferenceInfo | None
+        self,
+        sub: Subscription,
+        state: SubscriptionState,
+        document: ConferenceInfo | None,
+        fanout: _Fanout | None = None,
     ) -> SendRequest:
         request = sub.dialog.new_request("NOTIFY")
-        request.headers.set("Event", str(sub.event))
-        request.headers.set("Subscription-State", str(state))
-        request.headers.set(*ALLOW_EVENTS)
+        headers = request.headers  # none of these is in a new request: `add` appends (no search)
+        headers.add("Event", sub.event_text)
+        headers.add("Subscription-State", str(state))
+        headers.add(*ALLOW_EVENTS)
         if document is not None:
-            set_body(request, MIME_TYPE, serialize(document))
+            body = fanout.body(document) if fanout is not None else serialize(document)
+            request.body = body
+            headers.add("Content-Type", MIME_TYPE)
+            headers.add("Content-Length", str(len(body)))
         return SendRequest(request, sub.dialog.next_hop())
 
     def _final(self, sub: Subscription, reason: Reason, *, with_state: bool = False) -> list[Output]:
@@ -392,10 +408,13 @@ class ConferenceNotifier:
         return self._final(sub, Reason.TIMEOUT)
 
     def room_changed(self, room: ConferenceRoom) -> list[Output]:
-        """A NOTIFY for every subscription of `room` whose subscriber does not hold its current state."""
+        """A NOTIFY for every subscription of `room` whose subscriber does not hold its current state.
+        Subscribers that hold the same state at the same version get the same document, made and serialised
+        once."""
+        fanout = _Fanout()
         out: list[Output] = []
         for sub in self.subscriptions(room):
-            out.extend(self._notify(sub))
+            out.extend(self._notify(sub, fanout=fanout))
         return out
 
     def room_ended(self, room: ConferenceRoom) -> list[Output]:
@@ -411,6 +430,20 @@ class ConferenceNotifier:
         if sub.ended:
             return []
         return self._final(sub, reason)
+
+
+class _Fanout:
+    """What one `room_changed` makes once for all its subscriptions: documents and their bytes."""
+
+    def __init__(self) -> None:
+        self.documents = SharedDocuments()
+        self._bodies: dict[int, bytes] = {}  # by id of a document `documents` keeps alive
+
+    def body(self, document: ConferenceInfo) -> bytes:
+        body = self._bodies.get(id(document))
+        if body is None:
+            body = self._bodies[id(document)] = serialize(document)
+        return body
 
 
 def _key(sub: Subscription) -> tuple[str, str, str, str | None]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +26,7 @@ from gateway.document_parser import parse
 from gateway.document_writer import serialize
 from gateway.errors import VersionOverflowError
 from gateway.merge import merge
-from gateway.recipient_view import RecipientView
+from gateway.recipient_view import RecipientView, SharedDocuments
 from tests.strategies import conference, mutation
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -295,3 +298,24 @@ def test_no_document_is_made_with_a_version_outside_32_bits(version: int) -> Non
     for new in (partial_change, whole_change):
         with pytest.raises(error, match=f"version {version}"):
             diff(old, new, version=version)
+
+
+def test_views_of_one_fan_out_share_each_distinct_document() -> None:
+    examples = Path(str(resources.files("gateway").joinpath("examples")))
+    before = merge(None, parse((examples / "rfc4575-basic.xml").read_bytes()))
+    after = merge(before, parse((examples / "rfc4575-partial-join.xml").read_bytes()))
+    same = [RecipientView() for _ in range(3)]
+    for view in same:
+        view.next_document(before)
+    behind = RecipientView()  # one more document sent earlier: another version
+    behind.next_document(before)
+    behind.next_document(before, full=True)
+    shared = SharedDocuments()
+    documents = [view.next_document(after, shared=shared) for view in same]
+    assert documents[0] is documents[1] is documents[2] and documents[0] is not None
+    alone = RecipientView()
+    alone.next_document(before)
+    assert documents[0] == alone.next_document(after)  # what each would have got on its own
+    other = behind.next_document(after, shared=shared)
+    assert other is not None and other is not documents[0] and other.version == 3
+    assert [view.version for view in same] == [2, 2, 2] and all(view.held is after for view in same)

@@ -664,3 +664,18 @@ def test_any_subscribe_gets_one_response(values: dict[str, str]) -> None:
         assert responses[0].response.code >= 200
         if responses[0].response.code >= 300:
             assert not of(out, SendRequest)
+
+
+def test_subscribers_at_one_version_get_one_document_made_once() -> None:
+    room = SipRoom()
+    n = notifier(room)
+    for i in range(3):
+        _, notify, _ = started(n, subscribe(call_id=f"c{i}@198.51.100.7"))
+        n.response_received(ok(notify))
+    room.join("sip:bob@example.com", "Bob")
+    sent = [o.request for o in of(n.room_changed(room), SendRequest)]
+    assert len({notify.call_id for notify in sent}) == 3
+    assert len({id(notify.body) for notify in sent}) == 1  # made and serialised once
+    document = parse(sent[0].body)
+    assert document.version == 2  # (full or partial, whichever is smaller)
+    assert list(document.user_map()) == ["sip:bob@example.com"]
