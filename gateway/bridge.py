@@ -129,6 +129,15 @@ class PlaceXmppCall:
 class AcceptXmppCall:
     leg: str
     answer: SessionDescription
+    focus: bool = True  # the session-accept says isfocus (Coin follows); False: a 1:1 call
+
+
+@dataclass(frozen=True, slots=True)
+class FocusXmppCall:
+    """The SIP side of a call became a conference (True) or stopped being one: session-info isfocus."""
+
+    leg: str
+    focus: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +175,7 @@ class RoomEnded:
 
 Action = (
     PlaceSipCall | HangUpSip | AnswerSipCall | RejectSipCall | EndSipCall | PlaceXmppCall | AcceptXmppCall
-    | RejectXmppCall | EndXmppCall | Subscribe | Unsubscribe | RoomChanged | RoomEnded
+    | FocusXmppCall | RejectXmppCall | EndXmppCall | Subscribe | Unsubscribe | RoomChanged | RoomEnded
 )  # fmt: skip
 
 
@@ -322,6 +331,22 @@ class Bridge:
         focus = _without_gr(sip_form) if kind is FocusKind.SIP else xmpp_form.removeprefix("xmpp:")
         return self._add_room(RoomSpec(room, kind, focus, adhoc=True), RoomAddress(xmpp_form, sip_form))
 
+    def kind_of(self, name: str) -> FocusKind | None:
+        """The kind of a room, or of an ad-hoc room named by xmpp_room_for / sip_room_for but not yet formed."""
+        entry = self._rooms.get(name)
+        if entry is not None:
+            return entry.spec.kind
+        if name.startswith(ADHOC_PREFIX + "sip:"):
+            return FocusKind.SIP
+        if name.startswith(ADHOC_PREFIX + "xmpp:"):
+            return FocusKind.XMPP
+        return None
+
+    def room_of(self, leg: str) -> str | None:
+        """The room a call is in (for logs)."""
+        entry = self._calls.get(leg)
+        return entry.spec.name if entry is not None else None
+
     def new_leg(self) -> str:
         return f"leg{next(self._ids)}"
 
@@ -365,8 +390,9 @@ class Bridge:
         call = entry.calls[leg]
         call.answered = True
         call.focus = focus_contact
-        actions: list[Action] = [AcceptXmppCall(leg, answer)]
-        if not entry.subscribed and (focus_contact is not None or not entry.spec.adhoc):
+        focus = focus_contact is not None or not entry.spec.adhoc
+        actions: list[Action] = [AcceptXmppCall(leg, answer, focus)]
+        if not entry.subscribed and focus:
             entry.subscribed = True
             actions.append(Subscribe(entry.spec.name, focus_contact or entry.spec.focus))
         return actions
@@ -378,15 +404,19 @@ class Bridge:
         entry = self._calls.get(leg)
         if entry is None or entry.spec.kind is not FocusKind.SIP:
             return []
-        entry.calls[leg].focus = conference
+        call = entry.calls[leg]
+        actions: list[Action] = []
+        if entry.spec.adhoc and call.answered and (call.focus is None) != (conference is None):
+            actions.append(FocusXmppCall(leg, conference is not None))
+        call.focus = conference
         if conference is not None and not entry.subscribed:
             entry.subscribed = True
-            return [Subscribe(entry.spec.name, conference)]
+            return [*actions, Subscribe(entry.spec.name, conference)]
         still = any(call.focus is not None for call in entry.calls.values())
         if conference is None and entry.spec.adhoc and entry.subscribed and not still:
             entry.subscribed = False
-            return [Unsubscribe(entry.spec.name), *self.upstream_lost(entry.spec.name)]
-        return []
+            return [*actions, Unsubscribe(entry.spec.name), *self.upstream_lost(entry.spec.name)]
+        return actions
 
     def sip_leg_failed(self, leg: str, status: int) -> list[Action]:
         """A leg we placed was refused (3xx-6xx) or could not be placed (408, 503)."""

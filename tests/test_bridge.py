@@ -13,6 +13,7 @@ from gateway.bridge import (
     EndSipCall,
     EndXmppCall,
     FocusKind,
+    FocusXmppCall,
     HangUpSip,
     PlaceSipCall,
     PlaceXmppCall,
@@ -200,16 +201,23 @@ def test_a_call_to_a_mapped_sip_user_forms_an_adhoc_room_that_subscribes_only_to
     )
     adhoc = b.room(room)
     assert adhoc is not None and adhoc.address.xmpp == "xmpp:alice\\40example.net@sip.example.org"
-    # a 1:1 call: no subscription
-    assert b.sip_leg_answered("l1", OFFER) == [AcceptXmppCall("l1", OFFER)]
+    # a 1:1 call: no subscription, and the session-accept does not say isfocus
+    assert b.sip_leg_answered("l1", OFFER) == [AcceptXmppCall("l1", OFFER, focus=False)]
     # a second caller of the same callee shares the room
     assert b.xmpp_room_for("alice\\40example.net@sip.example.org") == room
     b.xmpp_call(room, "l2", "juliet@capulet.lit/balcony", OFFER)
     assert b.calls(room) == ["l1", "l2"]
     # a re-INVITE makes the call a conference: subscribe then; its end: unsubscribe, shown lost
-    assert b.sip_focus_changed("l1", "sip:conf@example.net") == [Subscribe(room, "sip:conf@example.net")]
+    assert b.sip_focus_changed("l1", "sip:conf@example.net") == [
+        FocusXmppCall("l1", True),
+        Subscribe(room, "sip:conf@example.net"),
+    ]
     assert b.sip_focus_changed("l1", "sip:conf@example.net") == []
-    assert b.sip_focus_changed("l1", None) == [Unsubscribe(room), RoomChanged(room)]
+    assert b.sip_focus_changed("l1", None) == [
+        FocusXmppCall("l1", False),
+        Unsubscribe(room),
+        RoomChanged(room),
+    ]
     b.sip_leg_failed("l2", 486)
     # the last call ends: the room is gone
     assert b.xmpp_call_ended("l1") == [HangUpSip("l1"), RoomEnded(room)]

@@ -424,3 +424,25 @@ def test_rtp_info_from_the_peer_reaches_the_room() -> None:
     )
     assert [s.get("type") for s in out] == ["result"]
     assert h.room.rtp_infos == [(call, "hold")]
+
+
+def test_a_call_accepted_without_isfocus_gets_no_coin_until_it_becomes_a_conference() -> None:
+    h = Harness()
+    h.room.respond = lambda decision, call: None  # the test answers
+    h.initiate("s1")
+    [call] = h.room.calls
+    [accept] = h.service.accept(call, answer_contents(call.offer), isfocus=False)
+    jingle = accept.find("{urn:xmpp:jingle:1}jingle")
+    assert jingle is not None and jingle.find("{urn:xmpp:coin:1}conference-info") is None
+    assert h.result(accept) == []  # no Coin: a 1:1 call
+    h.room.join("xmpp:bob@example.com", "Bob")
+    assert h.service.room_changed(h.room) == []
+    # the call becomes a conference: session-info isfocus, then full state
+    info, full = h.service.focus_changed(call, True)
+    payload = info.find("{urn:xmpp:jingle:1}jingle/{urn:xmpp:coin:1}conference-info")
+    assert payload is not None and payload.get("isfocus") == "true"
+    assert coin_document(full).get("state") == "full"
+    assert h.service.focus_changed(call, True) == []
+    [info] = h.service.focus_changed(call, False)
+    h.room.join("xmpp:carol@example.com", "Carol")
+    assert h.service.room_changed(h.room) == []

@@ -66,8 +66,12 @@ class XmppComponent:
 
     # -- what rooms tell the component ---------------------------------------------------------------------
 
-    def accept(self, call: Call, contents: list[etree._Element]) -> None:
-        self._send(self.service.accept(call, contents))
+    def accept(self, call: Call, contents: list[etree._Element], *, isfocus: bool = True) -> None:
+        self._send(self.service.accept(call, contents, isfocus=isfocus))
+
+    def focus_changed(self, call: Call, isfocus: bool) -> None:
+        """The call became a conference or stopped being one (see `XmppConferenceService.focus_changed`)."""
+        self._send(self.service.focus_changed(call, isfocus))
 
     def reject(self, call: Call, reason: str = "decline", text: str | None = None) -> None:
         self._send(self.service.reject(call, reason, text))

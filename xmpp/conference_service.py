@@ -85,6 +85,7 @@ class Participant:
     room: ConferenceRoom
     view: RecipientView = field(default_factory=RecipientView)
     accepted: bool = False  # our session-accept was acknowledged: Coin may flow
+    focus: bool = True  # we said isfocus (a call to a room): Coin flows; False: a 1:1 call, no Coin
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,14 +282,32 @@ class XmppConferenceService:
 
     # -- what the rooms tell us --------------------------------------------------------------------------------
 
-    def accept(self, call: Call, contents: list[etree._Element]) -> list[etree._Element]:
-        """The room answers a call: session-accept with `isfocus` and the given contents."""
+    def accept(
+        self, call: Call, contents: list[etree._Element], *, isfocus: bool = True
+    ) -> list[etree._Element]:
+        """The room answers a call: session-accept with the given contents and `isfocus` (Coin follows);
+        without it (`isfocus=False`: the callee is no conference) no Coin is sent until `focus_changed`."""
         participant = self._participant(call)
         if participant is None or participant.session.state is not SessionState.PENDING:
             return []
-        return [
-            self._send_jingle(self.sessions.accept(participant.session, [*contents, coin.isfocus_element()]))
-        ]
+        participant.focus = isfocus
+        extra = [coin.isfocus_element()] if isfocus else []
+        return [self._send_jingle(self.sessions.accept(participant.session, [*contents, *extra]))]
+
+    def focus_changed(self, call: Call, isfocus: bool) -> list[etree._Element]:
+        """The call became a conference (or stopped being one): session-info with Coin `isfocus`
+        (XEP-0298); becoming one, the participant gets full state once the session is accepted."""
+        participant = self._participant(call)
+        if participant is None or participant.session.state is SessionState.ENDED:
+            return []
+        if participant.focus == isfocus:
+            return []
+        participant.focus = isfocus
+        info = self.sessions.send(participant.session, Action.SESSION_INFO, [coin.isfocus_element(isfocus)])
+        out = [self._send_jingle(info)]
+        if isfocus and participant.accepted:
+            out += self._coin_to(participant, participant.room.state(), full=True)
+        return out
 
     def place_call(
         self, room: ConferenceRoom, local: str, peer: str, sid: str, contents: list[etree._Element]
@@ -335,7 +354,12 @@ class XmppConferenceService:
         state = room.state()
         out: list[etree._Element] = []
         for participant in list(self.participants.values()):
-            if participant.room is room and participant.accepted and not participant.call.placed:
+            if (
+                participant.room is room
+                and participant.accepted
+                and participant.focus
+                and not participant.call.placed
+            ):
                 out.extend(self._coin_to(participant, state, full=full))
         return out
 
@@ -343,7 +367,7 @@ class XmppConferenceService:
         """The component stream is (again) up: every accepted participant gets full state, next version."""
         out: list[etree._Element] = []
         for participant in list(self.participants.values()):
-            if participant.accepted and not participant.call.placed:
+            if participant.accepted and participant.focus and not participant.call.placed:
                 out.extend(self._coin_to(participant, participant.room.state(), full=True))
         return out
 
@@ -381,6 +405,8 @@ class XmppConferenceService:
                 participant = self.participants.get(session)
                 if pending.action is Action.SESSION_ACCEPT and participant is not None:
                     participant.accepted = True
+                    if not participant.focus:
+                        return []
                     return self._coin_to(participant, participant.room.state(), full=True)
             return []  # a Coin IQ answered (Dino never answers: nothing depends on it)
         condition = error_condition(iq)
