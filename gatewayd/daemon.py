@@ -12,6 +12,11 @@ What comes from the adapters goes to the bridge as events; what the bridge asks 
     the mixer's accept ------------------> xmpp_leg_accepted --> AnswerSipCall -> 200, Contact: room;isfocus
     the mixer's Coin --------------------> mixer_coin --> RoomChanged ----> NOTIFY to the room's subscribers
 
+Ad-hoc rooms: a call to an address of the gateway that is no configured room but maps to a user of the
+other protocol forms a room for that callee (`Bridge.xmpp_room_for`, `Bridge.sip_room_for`): the XMPP
+directory finds it by the bare JID called, the SIP notifier by the user part of the room's Contact URI, for
+as long as the bridge holds the room (until its last call ends: RoomEnded).
+
 Room changes reach each side's recipients once per coalescing window. SIGTERM or SIGINT: every room ends
 (`terminated;reason=noresource` to its subscribers), every call ends on both sides, then the process exits 0.
 
@@ -45,6 +50,7 @@ from gateway.bridge import (
     EndSipCall,
     EndXmppCall,
     FocusKind,
+    FocusXmppCall,
     HangUpSip,
     PlaceSipCall,
     PlaceXmppCall,
@@ -57,7 +63,7 @@ from gateway.bridge import (
     SubscribePolicy,
     Unsubscribe,
 )
-from gateway.conference_info import ConferenceInfo
+from gateway.conference_info import ConferenceInfo, Users
 from gateway.config import Config
 from gateway.errors import MergeError
 from gateway.translate import Protocol
@@ -71,6 +77,7 @@ from sip.invite_session import (
     CallFailed,
     Ended,
     Established,
+    FocusChanged,
     IncomingCall,
     InviteError,
     InviteSession,
@@ -113,7 +120,8 @@ class SipRoom:
 
     def state(self) -> ConferenceInfo:
         room = self.daemon.bridge.room(self.name)
-        assert room is not None
+        if room is None:  # an ad-hoc room that ended
+            return ConferenceInfo(entity=self.uri, version=0, users=Users(users={}))
         return room.state(Protocol.SIP)
 
     def admits(self, subscriber: Address, request: Request) -> bool:
@@ -133,7 +141,8 @@ class XmppRoom:
 
     def state(self) -> ConferenceInfo:
         room = self.daemon.bridge.room(self.name)
-        assert room is not None
+        if room is None:  # an ad-hoc room that ended, or not formed yet
+            return ConferenceInfo(entity=f"xmpp:{self.jid}", version=0, users=Users(users={}))
         return room.state(Protocol.XMPP)
 
     def call(self, call: Call) -> None:
@@ -160,10 +169,26 @@ class XmppRoom:
 
 @dataclass
 class _Directory:
-    """Both adapters' room directories over the configured rooms."""
+    """Both adapters' room directories: the configured rooms and the ad-hoc rooms the bridge holds."""
 
-    sip: dict[str, SipRoom] = field(default_factory=dict)  # by room name (the user part of its URI)
-    xmpp: dict[str, XmppRoom] = field(default_factory=dict)  # by bare JID
+    sip: dict[str, SipRoom] = field(default_factory=dict)  # by the user part of its URI (decoded)
+    xmpp: dict[str, XmppRoom] = field(default_factory=dict)  # by bare JID (rooms at our component)
+    sip_by_name: dict[str, SipRoom] = field(default_factory=dict)
+    xmpp_by_name: dict[str, XmppRoom] = field(default_factory=dict)
+
+    def add(self, sip: SipRoom | None, xmpp: XmppRoom, user: str | None = None) -> None:
+        if sip is not None:
+            self.sip[user if user is not None else sip.name] = sip
+            self.sip_by_name[sip.name] = sip
+        self.xmpp_by_name[xmpp.name] = xmpp
+
+    def remove(self, name: str) -> None:
+        """Forget an ad-hoc room."""
+        sip = self.sip_by_name.pop(name, None)
+        self.sip = {k: v for k, v in self.sip.items() if v is not sip} if sip is not None else self.sip
+        xmpp = self.xmpp_by_name.pop(name, None)
+        if xmpp is not None and self.xmpp.get(xmpp.jid) is xmpp:
+            del self.xmpp[xmpp.jid]
 
 
 class _SipRooms:
@@ -175,11 +200,26 @@ class _SipRooms:
 
 
 class _XmppRooms:
-    def __init__(self, directory: _Directory) -> None:
+    """The XMPP directory: a configured room, else the ad-hoc room of the SIP user the JID maps to (named
+    on first sight; formed by the bridge when the call is placed)."""
+
+    def __init__(self, directory: _Directory, daemon: Daemon) -> None:
         self._directory = directory
+        self._daemon = daemon
 
     def find(self, jid: str) -> XmppRoom | None:
-        return self._directory.xmpp.get(jid)
+        room = self._directory.xmpp.get(jid)
+        if room is not None:
+            return room
+        try:
+            name = self._daemon.bridge.xmpp_room_for(jid)
+        except BridgeError:
+            return None
+        room = self._directory.xmpp_by_name.get(name)
+        if room is None:
+            room = XmppRoom(self._daemon, name, jid)
+            self._directory.xmpp[jid] = self._directory.xmpp_by_name[name] = room
+        return room
 
 
 class _Dispatcher:
@@ -223,9 +263,11 @@ class Daemon:
         ]
         self.directory = _Directory()
         for name in self.bridge.room_names():
-            self.directory.sip[name] = SipRoom(self, name, f"sip:{name}@{config.sip.domain}")
             jid = f"{name}@{config.xmpp.component}"
-            self.directory.xmpp[jid] = XmppRoom(self, name, jid)
+            self.directory.add(
+                SipRoom(self, name, f"sip:{name}@{config.sip.domain}"), XmppRoom(self, name, jid)
+            )
+            self.directory.xmpp[jid] = self.directory.xmpp_by_name[name]
         # legs: the bridge's id of a call <-> each side's handle
         self._sip_legs: dict[str, InviteSession] = {}
         self._sip_by_session: dict[str, str] = {}  # InviteSession.key -> leg
@@ -285,7 +327,7 @@ class Daemon:
             backoff_initial=config.xmpp.reconnect_initial_ms / 1000, backoff_max=config.xmpp.reconnect_max_s,
         )  # fmt: skip
         self.component = XmppComponent(
-            settings, _XmppRooms(self.directory), coalescing_window=self.window,
+            settings, _XmppRooms(self.directory, self), coalescing_window=self.window,
             limits=config.limits.parse_limits(),
         )  # fmt: skip
         self.component.start()
@@ -345,8 +387,9 @@ class Daemon:
     def xmpp_call(self, room: XmppRoom, call: Call) -> None:
         leg = self.bridge.new_leg()
         log.info("xmpp call", room=room.name, leg=leg, participant=call.participant, sid=call.sid)
-        spec = self.bridge.spec(room.name)
-        if spec is None or spec.kind is not FocusKind.SIP:  # (no media prepared for a call refused anyway)
+        if (
+            self.bridge.kind_of(room.name) is not FocusKind.SIP
+        ):  # (no media prepared for a call refused anyway)
             log.warning("xmpp call refused", room=room.name, leg=leg, error="joined from the other protocol")
             self.component.reject(call, "gone", f"room {room.name!r} is joined from the other protocol")
             return
@@ -363,9 +406,11 @@ class Daemon:
             self._forget_xmpp(leg)
             self.media.close(leg)
             self.component.reject(call, exc.reason, exc.text[:200])
+            self._prune(room.name)
             return
         if self._xmpp_legs.get(leg) is not call:  # the caller hung up meanwhile
             self.media.close(leg)
+            self._prune(room.name)
             return
         try:
             self._do(self.bridge.xmpp_call(room.name, leg, call.participant, offer))
@@ -374,6 +419,12 @@ class Daemon:
             self._forget_xmpp(leg)
             self.media.close(leg)
             self.component.reject(call, "gone", str(exc)[:200])
+            self._prune(room.name)
+
+    def _prune(self, name: str) -> None:
+        """Forget an ad-hoc room's directory entries when the bridge holds no such room (a refused call)."""
+        if self.bridge.spec(name) is None and self.bridge.kind_of(name) is not None:
+            self.directory.remove(name)
 
     def xmpp_hang_up(self, call: Call, reason: str) -> None:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
@@ -395,10 +446,12 @@ class Daemon:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
         if leg is None:
             return
-        log.info("mixer answered", leg=leg, isfocus=isfocus)
-        self._spawn(self._mixer_answered(leg, call, contents))
+        log.info("mixer answered", room=self.bridge.room_of(leg), leg=leg, isfocus=isfocus)
+        self._spawn(self._mixer_answered(leg, call, contents, isfocus))
 
-    async def _mixer_answered(self, leg: str, call: Call, contents: tuple[etree._Element, ...]) -> None:
+    async def _mixer_answered(
+        self, leg: str, call: Call, contents: tuple[etree._Element, ...], isfocus: bool | None = None
+    ) -> None:
         """Our Jingle leg takes the mixer's answer; our SIP answer (its codec first) goes to the bridge."""
         try:
             await self.media.mixer_answered(leg, contents)
@@ -415,7 +468,7 @@ class Daemon:
             self.component.hang_up(call, exc.reason)
             self._do(self.bridge.xmpp_leg_failed(leg, exc.reason))
             return
-        self._do(self.bridge.xmpp_leg_accepted(leg, answer))
+        self._do(self.bridge.xmpp_leg_accepted(leg, answer, isfocus))
 
     def xmpp_transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         """Trickled candidates from a Jingle peer, for the call's Jingle leg."""
@@ -482,23 +535,28 @@ class Daemon:
         leg = self._sip_by_session.get(session.key) if isinstance(session, InviteSession) else None
         if leg is None or not isinstance(session, InviteSession):
             return
+        room = self.bridge.room_of(leg)
         if isinstance(report, Established) and session.role is InviteRole.UAC:
             focus = str(report.remote_contact) if report.remote_focus else None
-            log.info("sip leg answered", leg=leg, focus=focus)
+            log.info("sip leg answered", room=room, leg=leg, focus=focus)
             if report.remote_sdp is None:
                 self._do([HangUpSip(leg), *self.bridge.sip_leg_failed(leg, 488)])
                 return
             self._do(self.bridge.sip_leg_answered(leg, report.remote_sdp, focus))
         elif isinstance(report, CallFailed):
-            log.info("sip leg failed", leg=leg, code=report.code, phrase=report.phrase)
+            log.info("sip leg failed", room=room, leg=leg, code=report.code, phrase=report.phrase)
             self._forget_sip(leg)
             self.media.close(leg)
             self._do(self.bridge.sip_leg_failed(leg, report.code))
         elif isinstance(report, Ended):
-            log.info("sip leg ended", leg=leg, reason=report.reason)
+            log.info("sip leg ended", room=room, leg=leg, reason=report.reason)
             self._forget_sip(leg)
             self.media.close(leg)
             self._do(self.bridge.sip_leg_ended(leg))
+        elif isinstance(report, FocusChanged) and session.role is InviteRole.UAC:
+            conference = str(report.conference_uri) if report.remote_focus else None
+            log.info("sip leg focus changed", room=room, leg=leg, focus=conference)
+            self._do(self.bridge.sip_focus_changed(leg, conference))
         elif isinstance(report, MediaUpdated):
             info = self.media.renegotiated(leg)  # the SIP peer's hold, told to the Jingle peer
             call = self._xmpp_legs.get(leg)
@@ -509,19 +567,27 @@ class Daemon:
     def _sip_incoming(self, report: IncomingCall) -> None:
         session = report.session
         dialog = session.dialog
-        room = dialog.local_address.uri.user if dialog is not None else None
+        user = dialog.local_address.uri.user if dialog is not None else None
         caller = str(dialog.remote_address.uri) if dialog is not None else ""
         leg = self.bridge.new_leg()
+        room: str | None = user
         log.info("sip call", room=room, leg=leg, caller=caller)
         if report.offer is None:
             self.invites.run(session.reject(488, "Not Acceptable Here (an offer is needed)"))
             return
         try:
-            actions = self.bridge.sip_call(room or "", leg, caller, report.offer)
+            room = self.bridge.sip_room_for(user or "")
+            actions = self.bridge.sip_call(room, leg, caller, report.offer)
         except BridgeError as exc:
             log.warning("sip call refused", room=room, leg=leg, error=str(exc))
             self.invites.run(session.reject(404, "Not Found"))
             return
+        if room not in self.directory.sip_by_name:  # an ad-hoc room formed by this call
+            address = self.bridge.address(room)
+            assert address is not None and user is not None
+            xmpp = XmppRoom(self, room, address.xmpp.removeprefix("xmpp:"))
+            self.directory.add(SipRoom(self, room, address.sip), xmpp, user)
+            log.info("ad-hoc room", room=room, leg=leg, callee=address.xmpp)
         self._sip_legs[leg] = session
         self._sip_by_session[session.key] = leg
         self.invites.run(session.ring())
@@ -583,7 +649,11 @@ class Daemon:
         elif isinstance(action, AcceptXmppCall):
             call = self._xmpp_legs.get(action.leg)
             if call is not None:
-                self._spawn(self._accept_xmpp(action.leg, call))
+                self._spawn(self._accept_xmpp(action.leg, call, action.focus))
+        elif isinstance(action, FocusXmppCall):
+            call = self._xmpp_legs.get(action.leg)
+            if call is not None:
+                self.component.focus_changed(call, action.focus)
         elif isinstance(action, RejectXmppCall):
             call = self._xmpp_legs.get(action.leg)
             self._forget_xmpp(action.leg)
@@ -604,7 +674,8 @@ class Daemon:
         elif isinstance(action, AnswerSipCall):
             session = self._sip_legs.get(action.leg)
             if session is not None and isinstance(session.negotiator, MediaNegotiator):
-                self.invites.run(session.accept(focus=True))  # with the answer sip_answer prepared
+                # with the answer sip_answer prepared; isfocus when the callee is a focus
+                self.invites.run(session.accept(focus=action.focus_contact is not None))
                 self.media.started(action.leg)
         elif isinstance(action, RejectSipCall):
             session = self._sip_legs.get(action.leg)
@@ -619,14 +690,24 @@ class Daemon:
             if subscriber is not None:
                 self.subscriber_driver.start(self.subscribers.remove(subscriber))
         elif isinstance(action, RoomChanged):
-            self.component.room_changed(self.directory.xmpp[f"{action.room}@{self.config.xmpp.component}"])
-            if action.room not in self._sip_due:
+            xmpp_room = self.directory.xmpp_by_name.get(action.room)
+            if xmpp_room is not None:
+                self.component.room_changed(xmpp_room)
+            if action.room in self.directory.sip_by_name and action.room not in self._sip_due:
                 loop = asyncio.get_running_loop()
                 self._sip_due[action.room] = loop.call_later(self.window, self._notify_room, action.room)
         elif isinstance(action, RoomEnded):
-            self.notifier_driver.start(self.notifier.room_ended(self.directory.sip[action.room]))
+            sip_room = self.directory.sip_by_name.get(action.room)
+            if sip_room is not None:
+                self.notifier_driver.start(self.notifier.room_ended(sip_room))
+            due = self._sip_due.pop(action.room, None)
+            if due is not None:
+                due.cancel()
+            if self.bridge.spec(action.room) is None:  # an ad-hoc room: gone
+                log.info("ad-hoc room ended", room=action.room)
+                self.directory.remove(action.room)
 
-    async def _accept_xmpp(self, leg: str, call: Call) -> None:
+    async def _accept_xmpp(self, leg: str, call: Call, focus: bool = True) -> None:
         """The SIP focus answered: our Jingle leg's answer goes in the session-accept; the relay starts."""
         try:
             contents = await self.media.xmpp_answer(leg)
@@ -641,19 +722,21 @@ class Daemon:
             return
         if self._xmpp_legs.get(leg) is not call:
             return
-        self.component.accept(call, contents)
+        self.component.accept(call, contents, isfocus=focus)
         self.media.started(leg)
 
     async def _place_xmpp(self, action: PlaceXmppCall) -> None:
         """A SIP phone calls an XMPP room: our Jingle leg's offer goes to the mixer."""
-        room = self.directory.xmpp.get(f"{action.room}@{self.config.xmpp.component}")
-        assert room is not None
+        room = self.directory.xmpp_by_name.get(action.room)
+        if room is None:  # an ad-hoc room formed by a call of ours
+            room = XmppRoom(self, action.room, action.mixer.split("/", 1)[0])
+            self.directory.xmpp_by_name[action.room] = room
         try:
             contents = await self.media.sip_offered(action.leg, action.offer)
         except MediaGone:
             return
         except MediaRefused as exc:
-            log.warning("sip call: no offer for the mixer", leg=action.leg, error=exc.text)
+            log.warning("sip call: no offer for the mixer", room=action.room, leg=action.leg, error=exc.text)
             self.media.close(action.leg)
             self._do(self.bridge.xmpp_leg_failed(action.leg, exc.reason))
             return
@@ -680,9 +763,16 @@ class Daemon:
         if existing is not None:
             self.subscribers.forget(existing)
         protocol = "tcp" if ";transport=tcp" in conference.lower() else self.config.sip.listeners()[0][0]
+        spec = self.bridge.spec(room)
+        # an ad-hoc room has no URI of ours: the gateway itself subscribes
+        local = (
+            f"sip:{self.config.sip.domain}"
+            if spec is not None and spec.adhoc
+            else f"sip:{room}@{self.config.sip.domain}"
+        )
         subscriber = ConferenceSubscriber(
             Address.parse(f"<{conference}>"),
-            local=Address.parse(f"<sip:{room}@{self.config.sip.domain}>"),
+            local=Address.parse(f"<{local}>"),
             contact=self.ua.contact(protocol),
             clock=asyncio.get_running_loop().time,
             config=SubscriberConfig(expires=self.config.sip.subscribe_expires),
@@ -693,7 +783,9 @@ class Daemon:
 
     def _notify_room(self, room: str) -> None:
         self._sip_due.pop(room, None)
-        self.notifier_driver.start(self.notifier.room_changed(self.directory.sip[room]))
+        sip_room = self.directory.sip_by_name.get(room)
+        if sip_room is not None:
+            self.notifier_driver.start(self.notifier.room_changed(sip_room))
 
 
 def serve(config: Config) -> int:

@@ -1,6 +1,7 @@
 """The daemon end to end, against real peers on loopback: Prosody (the XMPP server, slixmpp clients and an
 XMPP mixer logged in to it), Kamailio presence_conference (the conference state of a SIP bridge, fed by
-PUBLISH), sipp (the SIP bridge answering INVITEs with isfocus; SIP phones)."""
+PUBLISH), sipp (the SIP bridge answering INVITEs with isfocus; SIP phones; a SIP user that is no focus).
+Configured rooms first, then ad-hoc rooms (calls to mapped addresses)."""
 
 from __future__ import annotations
 
@@ -517,3 +518,85 @@ async def sigterm_scenario(
             await process.wait()
         if watcher is not None:
             watcher.stop()
+
+
+# -- ad-hoc rooms: a call to any mapped address; a room forms when the far side is a focus -------------------
+
+
+async def call(client: LiveClient, callee: str, sid: str) -> etree._Element:
+    """Call `callee` (a JID of the component): ack, then the session-accept (acknowledged), returned."""
+    client.send(
+        f'<iq xmlns="{CLIENT}" type="set" id="init-{sid}" to="{callee}"><jingle xmlns="{JINGLE}" '
+        f'action="session-initiate" initiator="{client.boundjid.full}" sid="{sid}">{OFFER}</jingle></iq>'
+    )
+    assert (await client.iq_answer(f"init-{sid}")).get("type") == "result"
+    accept = await client.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=20)
+    jingle = accept.find(f"{{{JINGLE}}}jingle")
+    assert jingle is not None and jingle.get("action") == "session-accept", etree.tostring(accept)
+    client.send(f'<iq xmlns="{CLIENT}" type="result" id="{accept.get("id")}" to="{accept.get("from")}"/>')
+    return jingle
+
+
+def isfocus(jingle: etree._Element) -> str | None:
+    found = jingle.find("{urn:xmpp:coin:1}conference-info")
+    return found.get("isfocus") if found is not None else None
+
+
+async def test_an_xmpp_client_calls_a_sip_focus_by_its_address_and_gets_its_conference_state(
+    tmp_path: Path, prosody: Prosody, sip_bridge: Bridges, start_daemon: object
+) -> None:
+    bridge = await sip_bridge()
+    port = free_port_both()
+    config = load_config(write_config(tmp_path / "gw.toml", prosody, port, ""), environ={})
+    daemon: Daemon = await start_daemon(config)  # type: ignore[operator]
+    # no room configured: the SIP address itself, in its XMPP form under the component
+    callee = daemon.addresses.to_xmpp(f"sip:conf@127.0.0.1:{bridge.focus.port}").removeprefix("xmpp:")
+    assert callee == f"conf\\40127.0.0.1\\3a{bridge.focus.port}@{prosody.component_domain}"
+
+    alice = await login(prosody, "alice")
+    accepted = await call(alice, callee, "a1")
+    assert isfocus(accepted) == "true"  # the callee answered with an isfocus Contact
+    coin = await alice.coin(timeout=20)
+    assert coin.get("state") == "full" and coin.get("entity") == f"xmpp:{callee}"
+    assert users(coin) == ["xmpp:alice\\40127.0.0.1@sip.localhost"]  # the state published into Kamailio
+    assert len(daemon.subscribers) == 1
+
+    terminate(alice, callee, "a1")
+    result = await asyncio.to_thread(bridge.focus.wait, 30)
+    assert result.ok, str(result)
+    for _ in range(100):
+        if len(daemon.subscribers) == 0 and not daemon.bridge.room_names():
+            break
+        await asyncio.sleep(0.05)
+    assert len(daemon.subscribers) == 0 and daemon.bridge.room_names() == []  # the room went with its call
+    await alice.logout()
+
+
+async def test_an_xmpp_client_calls_a_sip_user_that_is_no_focus_and_no_subscription_is_made(
+    tmp_path: Path, prosody: Prosody, start_daemon: object
+) -> None:
+    callee_uas = await asyncio.to_thread(SippProcess, "plain_callee_uas.xml", tmp_path / "bob", timeout=60)
+    try:
+        port = free_port_both()
+        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, ""), environ={})
+        daemon: Daemon = await start_daemon(config)  # type: ignore[operator]
+        callee = daemon.addresses.to_xmpp(f"sip:bob@127.0.0.1:{callee_uas.port}").removeprefix("xmpp:")
+
+        alice = await login(prosody, "alice")
+        accepted = await call(alice, callee, "a1")
+        assert isfocus(accepted) is None  # a 1:1 call: no isfocus
+        with pytest.raises(TimeoutError):  # and no Coin
+            await alice.coin(timeout=2)
+        assert len(daemon.subscribers) == 0  # no SUBSCRIBE was sent
+
+        terminate(alice, callee, "a1")
+        result = await asyncio.to_thread(callee_uas.wait, 30)
+        assert result.ok, str(result)  # BYE answered; no SUBSCRIBE reached it
+        for _ in range(100):
+            if not daemon.bridge.room_names():
+                break
+            await asyncio.sleep(0.05)
+        assert daemon.bridge.room_names() == []
+        await alice.logout()
+    finally:
+        callee_uas.stop()
