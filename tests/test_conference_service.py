@@ -446,3 +446,86 @@ def test_a_call_accepted_without_isfocus_gets_no_coin_until_it_becomes_a_confere
     [info] = h.service.focus_changed(call, False)
     h.room.join("xmpp:carol@example.com", "Carol")
     assert h.service.room_changed(h.room) == []
+
+
+# -- calling a bare JID: XEP-0353 first ----------------------------------------------------------------------
+
+CALLEE = "romeo@montague.lit"
+JMI = "urn:xmpp:jingle-message:0"
+
+
+def jmi(what: str, sender: str, pid: str = "leg1", inner: str = "") -> str:
+    return (
+        f'<message xmlns="jabber:component:accept" type="chat" from="{sender}" to="{CALLER}">'
+        f'<{what} xmlns="{JMI}" id="{pid}">{inner}</{what}></message>'
+    )
+
+
+def proposed_call(h: Harness) -> Call:
+    call, [propose] = h.service.place_call(
+        h.room, CALLER, CALLEE, "leg1", list(etree.fromstring(f"<x>{OFFER}</x>"))
+    )
+    assert propose.tag == "{jabber:component:accept}message" and propose.get("type") == "chat"
+    assert propose.get("to") == CALLEE and propose.get("from") == CALLER
+    element = propose.find(f"{{{JMI}}}propose")
+    assert element is not None and element.get("id") == "leg1"
+    assert [d.get("media") for d in element] == ["audio"]
+    assert call.placed and call.participant == CALLEE
+    return call
+
+
+def test_a_call_to_a_bare_jid_is_proposed_and_initiated_to_the_resource_that_proceeds() -> None:
+    h = Harness()
+    call = proposed_call(h)
+    assert h.send(jmi("ringing", f"{CALLEE}/orchard")) == []
+    assert h.send(jmi("proceed", "mallory@evil.example/x")) == []  # not the callee: not ours (no room there)
+    [initiate] = h.send(jmi("proceed", f"{CALLEE}/orchard"))
+    jingle = initiate.find("{urn:xmpp:jingle:1}jingle")
+    assert initiate.get("to") == f"{CALLEE}/orchard" and initiate.get("from") == CALLER
+    assert jingle is not None and jingle.get("action") == "session-initiate" and jingle.get("sid") == "leg1"
+    assert h.send(jmi("proceed", f"{CALLEE}/balcony")) == []  # a second resource is too late
+    assert h.result(initiate, sender=f"{CALLEE}/orchard") == []
+    h.send(
+        f'<iq xmlns="jabber:component:accept" type="set" id="acc" from="{CALLEE}/orchard" to="{CALLER}">'
+        f'<jingle xmlns="urn:xmpp:jingle:1" action="session-accept" sid="leg1" responder="{CALLEE}/orchard">'
+        f'{OFFER}<conference-info xmlns="urn:xmpp:coin:1" isfocus="true"/></jingle></iq>'
+    )
+    [(answered, _contents, isfocus)] = h.room.answers
+    assert answered == call and isfocus is True  # the room sees the Call it was given (the bare JID)
+    # the call (bare JID) still names the session: our hang-up reaches the resource
+    [terminate] = h.service.hang_up(call)
+    assert terminate.get("to") == f"{CALLEE}/orchard"
+    assert h.room.hung_up == [(call, "terminated by the gateway")]
+
+
+def test_a_rejected_proposal_fails_the_call_with_decline_or_the_reason_given() -> None:
+    h = Harness()
+    call = proposed_call(h)
+    assert h.send(jmi("reject", f"{CALLEE}/orchard")) == []
+    assert h.room.hung_up == [(call, "decline")]
+    assert len(h.service.outgoing) == 0
+    call = proposed_call(h)
+    h.send(jmi("reject", f"{CALLEE}/orchard", inner='<reason xmlns="urn:xmpp:jingle:1"><busy/></reason>'))
+    assert h.room.hung_up[-1] == (call, "busy")
+
+
+def test_an_unanswered_proposal_times_out_and_is_retracted() -> None:
+    h = Harness()
+    call = proposed_call(h)
+    h.now = 29.0
+    assert h.service.tick() == []
+    h.now = 30.0
+    [retract] = h.service.tick()
+    assert retract.get("to") == CALLEE and retract.find(f"{{{JMI}}}retract") is not None
+    assert h.room.hung_up == [(call, "timeout")]
+    assert h.send(jmi("proceed", f"{CALLEE}/orchard")) == []  # too late
+
+
+def test_a_caller_who_gives_up_retracts_the_proposal() -> None:
+    h = Harness()
+    call = proposed_call(h)
+    [retract] = h.service.hang_up(call)
+    element = retract.find(f"{{{JMI}}}retract")
+    assert element is not None and element.get("id") == "leg1" and retract.get("from") == CALLER
+    assert h.room.hung_up == [(call, "cancel")]
+    assert h.service.tick() == [] and h.service.hang_up(call) == []

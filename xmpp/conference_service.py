@@ -8,6 +8,9 @@ What it answers:
 - Jingle IQs, through `JingleSessions` (XEP-0166); a call to a room JID goes to the room, which accepts
   (session-accept with Coin `isfocus`, then a full Coin document) or rejects it.
 - XEP-0353 proposals to a room: `ringing` and `proceed` from the room's full JID (`room@domain/gw`).
+- A call we place to a bare JID (`place_call`): XEP-0353 `propose` to it; its `proceed` (from a full JID)
+  -> session-initiate there, sid = the proposal id; its `reject` or no answer in time -> the room hears
+  `hang_up` (`decline` or the reason given; `timeout`, and we retract); our hang-up first -> `retract`.
 - Coin IQs from a session's peer (a focus sending us state); from anyone else `forbidden`, with a sid we do
   not know `item-not-found`, with a bad document `bad-request`, with a version gap `unexpected-request`.
 - disco#info for every JID of the component; presence probes and subscriptions with XEP-0115 caps.
@@ -46,7 +49,15 @@ from xmpp.jingle_session import (
     SessionState,
     parse_request,
 )
-from xmpp.message_initiation import Kind, MessageInitiation, message_children, parse_message
+from xmpp.message_initiation import (
+    Kind,
+    MessageInitiation,
+    OutgoingProposal,
+    OutgoingProposals,
+    message_children,
+    parse_message,
+    reason_of,
+)
 from xmpp.namespaces import COIN, COIN_LEGACY, DISCO_INFO, JINGLE, JINGLE_ERRORS, JINGLE_RTP_INFO
 from xmpp.rooms import Call, ConferenceRoom, RoomDirectory
 from xmpp.stanzas import attr, bare, error_condition, iq_error, iq_result, kind, make
@@ -89,6 +100,15 @@ class Participant:
 
 
 @dataclass(frozen=True, slots=True)
+class _Proposed:
+    """A call placed to a bare JID, waiting for XEP-0353 proceed."""
+
+    call: Call
+    room: ConferenceRoom
+    contents: list[etree._Element]
+
+
+@dataclass(frozen=True, slots=True)
 class _Pending:
     """An IQ we sent and await an answer to."""
 
@@ -115,6 +135,11 @@ class XmppConferenceService:
         self.clock = clock
         self.sessions = JingleSessions(info_payloads=[JINGLE_RTP_INFO, COIN, COIN_LEGACY])
         self.proposals = MessageInitiation()
+        self.outgoing = OutgoingProposals()
+        self._proposed: dict[tuple[str, str], _Proposed] = {}  # (callee's bare JID, sid)
+        self._resolved: dict[
+            tuple[str, str], str
+        ] = {}  # (bare JID called, sid) -> the full JID that proceeded
         self.parser = ConferenceInfoParser(limits)
         self.participants: dict[JingleSession, Participant] = {}
         self._pending: dict[str, _Pending] = {}
@@ -262,6 +287,7 @@ class XmppConferenceService:
     def _ended(self, session: JingleSession, reason: str) -> None:
         participant = self.participants.pop(session, None)
         if participant is not None:
+            self._resolved.pop((participant.call.participant, participant.call.sid), None)
             log.info("call ended", room=participant.room.jid, participant=participant.call.participant,
                      sid=session.sid, reason=reason)  # fmt: skip
             participant.room.hang_up(participant.call, reason)
@@ -312,9 +338,25 @@ class XmppConferenceService:
     def place_call(
         self, room: ConferenceRoom, local: str, peer: str, sid: str, contents: list[etree._Element]
     ) -> tuple[Call, list[etree._Element]]:
-        """Call `peer` (an XMPP mixer's full JID) from `local` (a full JID of the component) for `room`:
-        session-initiate with the given contents. The answer reaches the room through `answered`, a failure
-        or the end through `hang_up`. Raises ValueError if that session exists."""
+        """Call `peer` (an XMPP mixer's full JID, or a bare JID) from `local` (a full JID of the component)
+        for `room`: session-initiate with the given contents — to a bare JID after XEP-0353 (propose, and
+        the proceed of one of its resources; the returned Call keeps the bare JID). The answer reaches the
+        room through `answered`, a failure or the end through `hang_up`. Raises ValueError if that session
+        exists."""
+        if "/" not in peer:
+            if (peer, sid) in self._proposed:
+                raise ValueError(f"a proposal {sid!r} to {peer!r} exists")
+            call = Call(peer, room.jid, sid, (), placed=True)
+            self._proposed[(peer, sid)] = _Proposed(call, room, contents)
+            self.outgoing.proposed(peer, local, sid, self.clock())
+            media = tuple(
+                d.get("media", "audio")
+                for c in contents
+                for d in c
+                if isinstance(d.tag, str) and etree.QName(d).localname == "description"
+            )
+            log.info("proposing a call", room=room.jid, callee=peer, sid=sid)
+            return call, [self._jmi(peer, local, Kind.PROPOSE, sid, media=media or ("audio",))]
         outgoing = self.sessions.initiate(local, peer, sid, contents)
         call = Call(peer, room.jid, sid, (), placed=True)
         self.participants[outgoing.session] = Participant(call, outgoing.session, room)
@@ -338,11 +380,14 @@ class XmppConferenceService:
         return [self._send_jingle(self.sessions.send(participant.session, Action.SESSION_INFO, [payload]))]
 
     def hang_up(self, call: Call, reason: str = "success") -> list[etree._Element]:
-        """End any live call, placed or received: session-terminate."""
+        """End any live call, placed or received: session-terminate (a proposal not yet answered: retract)."""
         return self.reject(call, reason)
 
     def reject(self, call: Call, reason: str = "decline", text: str | None = None) -> list[etree._Element]:
-        """The room refuses a call (or ends it): session-terminate."""
+        """The room refuses a call (or ends it): session-terminate (a proposal not yet answered: retract)."""
+        proposal = self.outgoing.answered(call.participant, call.sid)
+        if proposal is not None:
+            return self._proposal_over(proposal, "cancel", retract=True)
         participant = self._participant(call)
         if participant is None:
             return []
@@ -389,7 +434,8 @@ class XmppConferenceService:
         ]  # fmt: skip
 
     def _participant(self, call: Call) -> Participant | None:
-        session = self.sessions.get(call.participant, call.sid)
+        peer = self._resolved.get((call.participant, call.sid), call.participant)
+        session = self.sessions.get(peer, call.sid)
         return self.participants.get(session) if session is not None else None
 
     # -- answers to our IQs --------------------------------------------------------------------------------------
@@ -423,9 +469,49 @@ class XmppConferenceService:
         return self._apply(None, self.sessions.request_failed(pending.session, pending.action, "timeout"))
 
     def tick(self) -> list[etree._Element]:
-        """Periodic housekeeping: forget stale XEP-0353 proposals."""
-        self.proposals.expire(self.clock())
-        return []
+        """Periodic housekeeping: forget stale XEP-0353 proposals; ours unanswered in time fail (retracted)."""
+        now = self.clock()
+        self.proposals.expire(now)
+        out: list[etree._Element] = []
+        for proposal in self.outgoing.expire(now):
+            out.extend(self._proposal_over(proposal, "timeout", retract=True))
+        return out
+
+    def _proposal_over(
+        self, proposal: OutgoingProposal, reason: str, *, retract: bool
+    ) -> list[etree._Element]:
+        """A call proposed to a bare JID ends before any session: retracted (unless the callee refused it);
+        the room hears `hang_up` with the reason."""
+        proposed = self._proposed.pop((proposal.callee, proposal.id), None)
+        out = [self._jmi(proposal.callee, proposal.local, Kind.RETRACT, proposal.id)] if retract else []
+        if proposed is not None:
+            log.info("proposed call over", room=proposed.room.jid, callee=proposal.callee, sid=proposal.id,
+                     reason=reason)  # fmt: skip
+            proposed.room.hang_up(proposed.call, reason)
+        return out
+
+    def _answer_to_proposal(
+        self, message: etree._Element, kind_: Kind, sender: str, proposal_id: str
+    ) -> list[etree._Element] | None:
+        """A callee's answer to a proposal of ours (None: not one)."""
+        proposal = self.outgoing.get(bare(sender), proposal_id)
+        if proposal is None or kind_ not in (Kind.PROCEED, Kind.REJECT, Kind.RINGING, Kind.ACCEPT):
+            return None
+        if kind_ in (Kind.RINGING, Kind.ACCEPT):  # ringing; accepted elsewhere (carbons): wait on
+            return []
+        self.outgoing.answered(proposal.callee, proposal.id)
+        if kind_ is Kind.REJECT:
+            return self._proposal_over(proposal, reason_of(message) or "decline", retract=False)
+        if "/" not in sender:
+            return self._proposal_over(proposal, "general-error", retract=True)
+        proposed = self._proposed.pop((proposal.callee, proposal.id), None)
+        if proposed is None:
+            return []
+        outgoing = self.sessions.initiate(proposal.local, sender, proposal.id, proposed.contents)
+        self._resolved[(proposal.callee, proposal.id)] = sender
+        self.participants[outgoing.session] = Participant(proposed.call, outgoing.session, proposed.room)
+        log.info("call to callee", room=proposed.room.jid, callee=sender, sid=proposal.id)
+        return [self._send_jingle(outgoing)]
 
     # -- Coin from a peer ---------------------------------------------------------------------------------------
 
@@ -460,6 +546,9 @@ class XmppConferenceService:
         if initiation is None or message.get("type") == "error":
             return []
         caller, callee = attr(message, "from"), attr(message, "to")
+        answer = self._answer_to_proposal(message, initiation.kind, caller, initiation.id)
+        if answer is not None:
+            return answer
         room = self.rooms.find(bare(callee))
         if initiation.kind is Kind.PROPOSE:
             me = f"{bare(callee)}/{ROOM_RESOURCE}"
@@ -479,14 +568,21 @@ class XmppConferenceService:
         return []
 
     def _jmi(
-        self, to: str, sender: str, what: Kind, proposal_id: str, reason: str | None = None
+        self,
+        to: str,
+        sender: str,
+        what: Kind,
+        proposal_id: str,
+        *,
+        reason: str | None = None,
+        media: tuple[str, ...] = (),
     ) -> etree._Element:
         return make(
             "message",
             to=to,
             sender=sender,
             type="chat",
-            children=message_children(what, proposal_id, reason=reason),
+            children=message_children(what, proposal_id, reason=reason, media=media),
         )
 
 

@@ -8,6 +8,12 @@ sends `<finish/>` when the session is over. Proposals we have not seen through a
 `PROPOSAL_LIFETIME` seconds (the adapter's timer calls `expire`).
 
 Messages are type `chat` with a `<store xmlns='urn:xmpp:hints'/>` hint (XEP-0353 section 3).
+
+The other way (`OutgoingProposals`): Jingle needs a full JID, so the gateway calls a bare JID by sending
+`<propose id=sid>` to it (from our full JID for the caller); the first of its resources to answer
+`<proceed/>` gets `session-initiate` with that id as sid; `<reject/>` fails the call (`decline`, or the
+reason given), no answer within `OUTGOING_TIMEOUT` seconds fails it (`timeout`, and we `<retract/>`), and
+a caller who gives up first retracts it.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from enum import StrEnum
 from lxml import etree
 
 from xmpp.jingle_session import reason_element
-from xmpp.namespaces import HINTS, JINGLE_MESSAGE
+from xmpp.namespaces import HINTS, JINGLE, JINGLE_MESSAGE, JINGLE_RTP
 from xmpp.xml import element
 
 PROPOSAL_LIFETIME = 60.0
+OUTGOING_TIMEOUT = 30.0
 
 
 class Kind(StrEnum):
@@ -73,13 +80,69 @@ def parse_message(children: list[etree._Element]) -> InitiationMessage | None:
     return None
 
 
-def message_children(kind: Kind, proposal_id: str, *, reason: str | None = None) -> list[etree._Element]:
-    """The children of a message we send: the XEP-0353 element and the store hint."""
+def message_children(
+    kind: Kind, proposal_id: str, *, reason: str | None = None, media: tuple[str, ...] = ()
+) -> list[etree._Element]:
+    """The children of a message we send: the XEP-0353 element (a propose with one RTP description per
+    `media`) and the store hint."""
     el = element(JINGLE_MESSAGE, kind.value)
     el.set("id", proposal_id)
+    for medium in media:
+        description = element(JINGLE_RTP, "description")
+        description.set("media", medium)
+        el.append(description)
     if reason is not None:
         el.append(reason_element(reason))
     return [el, element(HINTS, "store")]
+
+
+def reason_of(message: etree._Element) -> str | None:
+    """The Jingle reason condition inside a message's XEP-0353 element (`<reject><reason><busy/>...`)."""
+    for child in message.iter("{" + JINGLE + "}reason"):
+        for condition in child:
+            if isinstance(condition.tag, str) and etree.QName(condition).localname != "text":
+                return etree.QName(condition).localname
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingProposal:
+    """A propose we sent to a bare JID, waiting for `<proceed/>` from one of its resources."""
+
+    callee: str  # the bare JID called
+    local: str  # our full JID for the caller
+    id: str  # the proposal id, the Jingle sid to come
+    sent_at: float
+
+
+class OutgoingProposals:
+    """Proposals we sent, by (callee's bare JID, id)."""
+
+    def __init__(self, timeout: float = OUTGOING_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._proposals: dict[tuple[str, str], OutgoingProposal] = {}
+
+    def proposed(self, callee: str, local: str, proposal_id: str, now: float) -> OutgoingProposal:
+        proposal = OutgoingProposal(callee, local, proposal_id, now)
+        self._proposals[(callee, proposal_id)] = proposal
+        return proposal
+
+    def answered(self, callee: str, proposal_id: str) -> OutgoingProposal | None:
+        """The proposal a proceed or reject from a resource of `callee` answers (removed), if any."""
+        return self._proposals.pop((callee, proposal_id), None)
+
+    def get(self, callee: str, proposal_id: str) -> OutgoingProposal | None:
+        return self._proposals.get((callee, proposal_id))
+
+    def expire(self, now: float) -> list[OutgoingProposal]:
+        """Proposals unanswered for `timeout` seconds (removed)."""
+        old = [p for p in self._proposals.values() if now - p.sent_at >= self.timeout]
+        for proposal in old:
+            del self._proposals[(proposal.callee, proposal.id)]
+        return old
+
+    def __len__(self) -> int:
+        return len(self._proposals)
 
 
 class MessageInitiation:
