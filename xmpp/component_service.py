@@ -3,7 +3,8 @@
 This is the thin asyncio layer: it moves stanzas between the link and the service and runs three timers —
 the coalescing window per room (a burst of changes becomes one Coin document per participant), a timeout per
 IQ we send (an unanswered session-accept ends its session; an unanswered Coin IQ is forgotten: Dino never
-answers them), and a periodic tick (stale XEP-0353 proposals). Every protocol decision is the service's.
+answers them), and a periodic tick (stale XEP-0353 proposals; ours are also checked when due: calling a
+bare JID fails after 30 s without an answer). Every protocol decision is the service's.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class XmppComponent:
         self._due: dict[ConferenceRoom, asyncio.TimerHandle] = {}
         self._timeouts: dict[str, asyncio.TimerHandle] = {}
         self._tick: asyncio.TimerHandle | None = None
+        self._proposal_timers: set[asyncio.TimerHandle] = set()
         self._receiving = False
         self._deferred: list[etree._Element] = []
 
@@ -62,6 +64,9 @@ class XmppComponent:
         self._timeouts.clear()
         if self._tick is not None:
             self._tick.cancel()
+        for handle in self._proposal_timers:
+            handle.cancel()
+        self._proposal_timers.clear()
         await self.link.close()
 
     # -- what rooms tell the component ---------------------------------------------------------------------
@@ -82,7 +87,17 @@ class XmppComponent:
         """Call an XMPP mixer for `room` (see `XmppConferenceService.place_call`)."""
         call, stanzas = self.service.place_call(room, local, peer, sid, contents)
         self._send(stanzas)
+        if "/" not in peer:  # an XEP-0353 proposal: its timeout is checked when due, not at the next tick
+            self._proposal_timers.add(
+                self._loop.call_later(self.service.outgoing.timeout + 0.01, self._proposal_due)
+            )
         return call
+
+    def _proposal_due(self) -> None:
+        self._proposal_timers = {
+            h for h in self._proposal_timers if not h.cancelled() and h.when() > self._loop.time()
+        }
+        self._send(self.service.tick())
 
     def transport_info(self, call: Call, contents: list[etree._Element]) -> None:
         """Trickle: `transport-info` with our candidates (see `XmppConferenceService.transport_info`)."""

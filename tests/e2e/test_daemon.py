@@ -57,6 +57,7 @@ MIXER_ANSWER = (
     + "</fingerprint></transport></content>"
 )
 SIP_DOMAIN = "gw.localhost"
+JMI = "urn:xmpp:jingle-message:0"
 
 
 @pytest.fixture
@@ -600,3 +601,48 @@ async def test_an_xmpp_client_calls_a_sip_user_that_is_no_focus_and_no_subscript
         await alice.logout()
     finally:
         callee_uas.stop()
+
+
+async def test_a_sip_phone_calls_an_xmpp_user_who_proceeds_and_answers_as_a_focus(
+    tmp_path: Path, prosody: Prosody, start_daemon: object
+) -> None:
+    callee = await login(prosody, "mixer", "desk")
+    callee.send(f'<presence xmlns="{CLIENT}"/>')  # online: a message to the bare JID reaches this resource
+    mixer: Mixer | None = None
+    try:
+        port = free_port_both()
+        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, ""), environ={})
+        daemon: Daemon = await start_daemon(config)  # type: ignore[operator]
+        user = prosody.jid("mixer").replace(
+            "@", "%40"
+        )  # sip:mixer%40<domain>@gateway <-> xmpp:mixer@<domain>
+        phone = asyncio.create_task(
+            asyncio.to_thread(
+                run_sipp, "phone_joins_room_uac.xml", port, tmp_path / "phone", service=user,
+                keys={"expect": "entity=.sip:romeo%40montague.lit@gw.localhost"}, timeout=30,
+                extra=["-d", "200"],
+            )
+        )  # fmt: skip
+        # the gateway proposes (XEP-0353) to the bare JID; the callee proceeds, then answers the
+        # session-initiate as a focus with its Coin (the Mixer)
+        propose = await callee.next(lambda s: s.find(f"{{{JMI}}}propose") is not None, timeout=20)
+        element = propose.find(f"{{{JMI}}}propose")
+        assert element is not None and propose.get("to") == prosody.jid("mixer")
+        assert propose.get("from", "").startswith(f"phone1\\40example.net@{prosody.component_domain}/")
+        callee.send(
+            f'<message xmlns="{CLIENT}" type="chat" to="{propose.get("from")}">'
+            f'<proceed xmlns="{JMI}" id="{element.get("id")}"/></message>'
+        )
+        mixer = Mixer(callee, ["romeo@montague.lit"])
+        result = await phone  # 200 with isfocus; its SUBSCRIBE to that Contact got the Coin state in SIP form
+        assert result.ok, str(result)
+        assert mixer.calls == [f"phone1\\40example.net@{prosody.component_domain}/{element.get('id')}"]
+        for _ in range(100):
+            if not daemon.bridge.room_names():
+                break
+            await asyncio.sleep(0.05)
+        assert daemon.bridge.room_names() == []  # the room went with its call
+    finally:
+        if mixer is not None:
+            mixer.task.cancel()
+        await callee.logout()
