@@ -158,7 +158,7 @@ class XmppRoom:
         self.daemon.xmpp_answered(call, contents, isfocus)
 
     def focus_changed(self, call: Call, isfocus: bool) -> None:
-        log.info("mixer focus changed", room=self.name, sid=call.sid, isfocus=isfocus)
+        self.daemon.xmpp_focus_changed(self, call, isfocus)
 
     def transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         self.daemon.xmpp_transport_info(call, contents)
@@ -469,6 +469,21 @@ class Daemon:
             self._do(self.bridge.xmpp_leg_failed(leg, exc.reason))
             return
         self._do(self.bridge.xmpp_leg_accepted(leg, answer, isfocus))
+
+    def xmpp_focus_changed(self, room: XmppRoom, call: Call, isfocus: bool) -> None:
+        """The XMPP callee of an ad-hoc room became a conference (or stopped being one), in session-info:
+        a re-INVITE puts isfocus in (or takes it out of) the phone's view of our Contact, the room's URI
+        (RFC 4579). A configured room's mixer is a focus whatever it says."""
+        leg = self._xmpp_by_call.get((call.participant, call.sid))
+        session = self._sip_legs.get(leg) if leg is not None else None
+        spec = self.bridge.spec(room.name)
+        log.info("mixer focus changed", room=room.name, leg=leg, isfocus=isfocus)
+        if session is None or spec is None or not spec.adhoc or session.local_focus == isfocus:
+            return
+        try:
+            self.invites.run(session.reinvite(focus=isfocus))
+        except InviteError as exc:  # not up yet, or ending
+            log.info("focus change not told to sip", room=room.name, leg=leg, error=str(exc))
 
     def xmpp_transport_info(self, call: Call, contents: tuple[etree._Element, ...]) -> None:
         """Trickled candidates from a Jingle peer, for the call's Jingle leg."""

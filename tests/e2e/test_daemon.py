@@ -646,3 +646,46 @@ async def test_a_sip_phone_calls_an_xmpp_user_who_proceeds_and_answers_as_a_focu
         if mixer is not None:
             mixer.task.cancel()
         await callee.logout()
+
+
+async def test_a_call_to_an_xmpp_user_is_plain_until_the_callee_says_it_is_a_conference(
+    tmp_path: Path, prosody: Prosody, start_daemon: object
+) -> None:
+    callee = await login(prosody, "bob", "desk")
+    callee.send(f'<presence xmlns="{CLIENT}"/>')
+    try:
+        port = free_port_both()
+        config = load_config(write_config(tmp_path / "gw.toml", prosody, port, ""), environ={})
+        await start_daemon(config)  # type: ignore[operator]
+        phone = asyncio.create_task(
+            asyncio.to_thread(
+                run_sipp, "phone_call_becomes_conference_uac.xml", port, tmp_path / "phone",
+                service=prosody.jid("bob").replace("@", "%40"), timeout=30, extra=["-d", "500"],
+            )
+        )  # fmt: skip
+        propose = await callee.next(lambda s: s.find(f"{{{JMI}}}propose") is not None, timeout=20)
+        pid = propose.find(f"{{{JMI}}}propose").get("id")  # type: ignore[union-attr]
+        caller = propose.get("from")
+        callee.send(
+            f'<message xmlns="{CLIENT}" type="chat" to="{caller}"><proceed xmlns="{JMI}" id="{pid}"/></message>'
+        )
+        initiate = await callee.next(lambda s: s.find(f"{{{JINGLE}}}jingle") is not None, timeout=20)
+        callee.send(f'<iq xmlns="{CLIENT}" type="result" id="{initiate.get("id")}" to="{caller}"/>')
+        # accepted as a plain call (no isfocus): the phone's 200 has no isfocus
+        callee.send(
+            f'<iq xmlns="{CLIENT}" type="set" id="acc" to="{caller}"><jingle xmlns="{JINGLE}" '
+            f'action="session-accept" sid="{pid}" responder="{callee.boundjid.full}">{MIXER_ANSWER}</jingle></iq>'
+        )
+        assert (await callee.iq_answer("acc")).get("type") == "result"
+        await asyncio.sleep(0.5)
+        # the call becomes a conference: session-info isfocus -> the gateway re-INVITEs with isfocus
+        callee.send(
+            f'<iq xmlns="{CLIENT}" type="set" id="info" to="{caller}"><jingle xmlns="{JINGLE}" '
+            f'action="session-info" sid="{pid}"><conference-info xmlns="urn:xmpp:coin:1" isfocus="true"/>'
+            "</jingle></iq>"
+        )
+        assert (await callee.iq_answer("info")).get("type") == "result"
+        result = await phone
+        assert result.ok, str(result)
+    finally:
+        await callee.logout()
