@@ -105,6 +105,7 @@ from xmpp.xml import element
 log = structlog.get_logger(__name__)
 
 SHUTDOWN_GRACE = 2.0  # seconds for the last NOTIFYs and session-terminates to go out
+ADHOC_NAMED_MAX = 1_000  # ad-hoc room names the XMPP directory keeps before it forgets unused ones
 
 
 # -- the rooms as each adapter sees them ---------------------------------------------------------------------
@@ -217,6 +218,8 @@ class _XmppRooms:
             return None
         room = self._directory.xmpp_by_name.get(name)
         if room is None:
+            if len(self._directory.xmpp_by_name) > len(self._directory.sip_by_name) + ADHOC_NAMED_MAX:
+                self._daemon.prune_all()  # names seen (proposals, refused calls) that never formed a room
             room = XmppRoom(self._daemon, name, jid)
             self._directory.xmpp[jid] = self._directory.xmpp_by_name[name] = room
         return room
@@ -422,9 +425,18 @@ class Daemon:
             self._prune(room.name)
 
     def _prune(self, name: str) -> None:
-        """Forget an ad-hoc room's directory entries when the bridge holds no such room (a refused call)."""
-        if self.bridge.spec(name) is None and self.bridge.kind_of(name) is not None:
-            self.directory.remove(name)
+        """Forget an ad-hoc room's directory entries when the bridge holds no such room (a refused call, the
+        room's end) and no XMPP call names it (another caller's call may still be on its way)."""
+        if self.bridge.spec(name) is not None or self.bridge.kind_of(name) is None:
+            return
+        room = self.directory.xmpp_by_name.get(name)
+        if room is not None and any(p.room is room for p in self.component.service.participants.values()):
+            return
+        self.directory.remove(name)
+
+    def prune_all(self) -> None:
+        for name in list(self.directory.xmpp_by_name):
+            self._prune(name)
 
     def xmpp_hang_up(self, call: Call, reason: str) -> None:
         leg = self._xmpp_by_call.get((call.participant, call.sid))
@@ -720,7 +732,7 @@ class Daemon:
                 due.cancel()
             if self.bridge.spec(action.room) is None:  # an ad-hoc room: gone
                 log.info("ad-hoc room ended", room=action.room)
-                self.directory.remove(action.room)
+                self._prune(action.room)
 
     async def _accept_xmpp(self, leg: str, call: Call, focus: bool = True) -> None:
         """The SIP focus answered: our Jingle leg's answer goes in the session-accept; the relay starts."""
