@@ -69,16 +69,6 @@ def prosody(tmp_path: Path) -> Iterator[Prosody]:
         server.stop()
 
 
-@pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
-    server = Kamailio(tmp_path / "kamailio")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @dataclass
 class SipBridge:
     """A SIP conference bridge: sipp answering INVITEs with an isfocus Contact (the conference URI on

@@ -6,16 +6,13 @@ socket or port of the daemon's is left, and no process of the scenario outlives 
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
-import time
 from typing import Any
 
 import pytest
 
-from tests.media.test_live_media import NAMESPACE_SETUP, ROOT, assert_tone
+from tests.media.test_live_media import assert_tone
+from tests.peers.namespace import run_scenario
 
 pytestmark = [
     pytest.mark.live,
@@ -27,23 +24,7 @@ pytestmark = [
 
 
 def scenario(*args: str, timeout: float = 120.0) -> dict[str, Any]:
-    command = f"{NAMESPACE_SETUP} && exec {sys.executable} -m tests.e2e.media_scenario {' '.join(args)}"
-    process = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, err = process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, (err.decode(errors="replace") + out.decode(errors="replace"))[-6000:]
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    time.sleep(0.1)  # no process runs from the scenario's directory (baresip's and Prosody's are there)
-    pgrep = ["pgrep", "-f", result["directory"]]
-    assert subprocess.run(pgrep, check=False, capture_output=True, text=True).stdout.split() == []
-    return result
+    return run_scenario("tests.e2e.media_scenario", *args, timeout=timeout)
 
 
 def assert_clean_end(result: dict[str, Any]) -> None:

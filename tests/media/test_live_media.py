@@ -10,15 +10,12 @@ the namespace's loopback.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.peers.namespace import run_scenario
 
 pytestmark = [
     pytest.mark.live,
@@ -26,29 +23,9 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) not installed"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-NAMESPACE_SETUP = "ip link set lo up && ip addr add 127.0.0.2/8 dev lo && ip route add default dev lo"
-
 
 def scenario(*args: str, timeout: float = 90.0) -> dict[str, Any]:
-    command = f"{NAMESPACE_SETUP} && exec {sys.executable} -m tests.media.scenario {' '.join(args)}"
-    process = subprocess.Popen(
-        ["unshare", "-n", "sh", "-c", command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, err = process.communicate(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, err.decode(errors="replace")[-4000:]
-    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    # nothing of the scenario outlives it: no process runs from its directory (baresip's config is there)
-    time.sleep(0.1)
-    pgrep = ["pgrep", "-f", result["directory"]]
-    assert subprocess.run(pgrep, check=False, capture_output=True, text=True).stdout.split() == []
-    return result
+    return run_scenario("tests.media.scenario", *args, timeout=timeout)
 
 
 def assert_tone(received: dict[str, Any], frequency: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,6 @@ from sip.user_agent import IncomingRequest, UserAgent
 from tests.peers.kamailio import Kamailio
 from tests.peers.process import free_port_both
 from tests.peers.sipp import SCENARIOS, SippResult, run_sipp
-
-
-@pytest.fixture
-def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
-    server = Kamailio(tmp_path / "kamailio")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
