@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
-from sipmessage import URI, Address, Request, Response
+from sipmessage import URI, Request, Response
 
 from bench.common import conference_document
-from gateway.conference_info import ConferenceInfo
 from gateway.document_parser import parse
 from sip.actions import Timer
 from sip.driver import Driver, EventHandler
@@ -36,6 +35,7 @@ from sip.transport import TransportAddress
 from sip.user_agent import UserAgent
 from tests.peers.kamailio import Kamailio
 from tests.peers.process import LOOPBACK, free_port_both
+from tests.sip_wire import FixedRoom, OneRoom
 
 SCENARIO = "conf_sub_bench_uac.xml"
 ROOM_USERS = 10  # participants in the room every subscriber watches
@@ -87,26 +87,6 @@ def group_cpu(pgid: int) -> float:
     return total / CLOCK_TICKS
 
 
-@dataclass
-class Room:
-    uri: str
-    document: ConferenceInfo
-
-    def state(self) -> ConferenceInfo:
-        return self.document
-
-    def admits(self, subscriber: Address, request: Request) -> bool:
-        return True
-
-
-@dataclass
-class Rooms:
-    room: Room
-
-    def find(self, uri: URI) -> Room | None:
-        return self.room if uri.user == "conf" else None
-
-
 class _Timed:
     """The notifier machine, noting when each NOTIFY's final response (or failure) came back."""
 
@@ -135,7 +115,7 @@ class OurNotifier:
 
     document: bytes
     ua: UserAgent = field(init=False)
-    room: Room = field(init=False)
+    room: FixedRoom = field(init=False)
     machine: ConferenceNotifier = field(init=False)
     driver: Driver[_Timed] = field(init=False)
     started: int = 0
@@ -148,10 +128,10 @@ class OurNotifier:
             [TransportAddress("udp", LOOPBACK, port), TransportAddress("tcp", LOOPBACK, port)]
         )
         await self.ua.start()
-        self.room = Room(f"sip:conf@{LOOPBACK}:{port}", parse(self.document))
+        self.room = FixedRoom(f"sip:conf@{LOOPBACK}:{port}", parse(self.document))
         loop = asyncio.get_running_loop()
         self.machine = ConferenceNotifier(
-            Rooms(self.room), contact=self.ua.contact("udp").uri, clock=loop.time
+            OneRoom(self.room), contact=self.ua.contact("udp").uri, clock=loop.time
         )
         self.driver = Driver(self.ua, _Timed(self.machine, self.answered), on_report=self._report)
         self.ua.handler = EventHandler(notifier=self.driver)  # type: ignore[arg-type]

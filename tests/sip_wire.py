@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from sipmessage import Message, Request, Response
+from sipmessage import URI, Address, Message, Request, Response
 
+from gateway.conference_info import ConferenceInfo
 from sip.user_agent import IncomingRequest
 
 T = TypeVar("T")
@@ -75,3 +77,27 @@ class ConferenceOnly:
             await request.respond(423, headers=[("Min-Expires", "60")])
         else:
             await request.respond(200, headers=[("Expires", "600")])
+
+
+@dataclass
+class FixedRoom:
+    """A room whose state is one fixed document and which admits every subscriber (`sip.rooms`)."""
+
+    uri: str
+    document: ConferenceInfo
+
+    def state(self) -> ConferenceInfo:
+        return self.document
+
+    def admits(self, subscriber: Address, request: Request) -> bool:
+        return True
+
+
+@dataclass
+class OneRoom:
+    """A room directory of one room, at the user part `conf`."""
+
+    room: FixedRoom
+
+    def find(self, uri: URI) -> FixedRoom | None:
+        return self.room if uri.user == "conf" else None

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sipmessage import URI, Address, Request
 
-from gateway.conference_info import ConferenceInfo
 from gateway.document_parser import parse
 from sip.driver import Driver, EventHandler
 from sip.notifier import ConferenceNotifier, NotifierConfig
 from sip.user_agent import UserAgent
 from tests.peers.sipp import run_sipp
+from tests.sip_wire import FixedRoom, OneRoom
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 
@@ -29,33 +27,13 @@ DOCUMENT = b"""<?xml version="1.0" encoding="UTF-8"?>
 </users></conference-info>"""
 
 
-@dataclass
-class Room:
-    uri: str
-    document: ConferenceInfo
-
-    def state(self) -> ConferenceInfo:
-        return self.document
-
-    def admits(self, subscriber: Address, request: Request) -> bool:
-        return True
-
-
-@dataclass
-class Rooms:
-    room: Room
-
-    def find(self, uri: URI) -> Room | None:
-        return self.room if uri.user == "conf" else None
-
-
 def notifier_on(
     ua: UserAgent, config: NotifierConfig | None = None
-) -> tuple[Room, Driver[ConferenceNotifier]]:
+) -> tuple[FixedRoom, Driver[ConferenceNotifier]]:
     """A notifier of one room (DOCUMENT) driven over `ua`, its handler."""
-    room = Room(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
+    room = FixedRoom(f"sip:conf@127.0.0.1:{ua.local_address().port}", parse(DOCUMENT))
     machine = ConferenceNotifier(
-        Rooms(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time, config=config
+        OneRoom(room), contact=ua.contact("udp").uri, clock=asyncio.get_running_loop().time, config=config
     )
     driver = Driver(ua, machine)
     ua.handler = EventHandler(notifier=driver)
