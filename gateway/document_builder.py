@@ -323,10 +323,9 @@ _ENDPOINT_DEFAULTS, _USER_DEFAULTS = ENDPOINT.defaults, USER.defaults
 assert not (EXECUTION.private or MEDIA.private or ENDPOINT.private or USER.private)
 
 
-def _attributes(el: etree._Element) -> dict[str, Any]:
-    """The attributes of `el` by name, those of other namespaces gathered in `other_attributes`."""
+def _attributes(attributes: list[tuple[str, str]]) -> dict[str, Any]:
+    """Attributes (`el.items()`) by name, those of other namespaces gathered in `other_attributes`."""
     values: dict[str, Any] = {}
-    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
     for name, text in attributes:
         if name[0] == "{":
             foreign = values.get("other_attributes")
@@ -368,7 +367,8 @@ def _other(spec: Spec, values: dict[str, Any], child: etree._Element) -> bool:
 
 
 def _execution(el: etree._Element) -> Execution:
-    values = _attributes(el)
+    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
+    values = _attributes(attributes) if attributes else {}  # usually none
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_WHEN:
@@ -386,7 +386,9 @@ def _execution(el: etree._Element) -> Execution:
 
 
 def _media(el: etree._Element) -> Media:
-    values = _attributes(el)
+    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]
+    # Usually only its (required) id.
+    values: dict[str, Any] = {"id": attributes[0][1]} if len(attributes) == 1 else _attributes(attributes)
     extensions = None
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
@@ -413,7 +415,7 @@ def _media(el: etree._Element) -> Media:
 
 
 def _endpoint(el: etree._Element) -> Endpoint:
-    values = _attributes(el)
+    values = _attributes(el.items())  # type: ignore[arg-type]
     state = values.get("state")
     if state is not None:
         values["state"] = _state(state)
@@ -448,7 +450,7 @@ def _endpoint(el: etree._Element) -> Endpoint:
 
 
 def _user(el: etree._Element) -> User:
-    values = _attributes(el)
+    values = _attributes(el.items())  # type: ignore[arg-type]
     state = values.get("state")
     if state is not None:
         values["state"] = _state(state)
