@@ -94,6 +94,14 @@ _JOINING_METHOD = {method: f"<joining-method>{method.value}</joining-method>" fo
 _SPECIAL = _ATTR_SPECIAL.search
 
 
+def _plain(s: str) -> bool:
+    """Whether `s` can be written as it is, in text or an attribute. A quick test for the usual case: a
+    printable string (which has no control characters, tab and newlines included, and neither of the two
+    non-characters) without the four characters to escape; anything else is left to `_SPECIAL`, which also
+    says yes to some strings this says no to (e.g. with a no-break space)."""
+    return s.isprintable() and "&" not in s and "<" not in s and ">" not in s and '"' not in s
+
+
 def _opt_text(s: str | None) -> str | None:
     return None if s is None else _text(s)
 
@@ -150,7 +158,8 @@ def _conference(w: Append, name: str, doc: ConferenceInfo, xmlns: str) -> None:
     if doc.users is not None:
         users = doc.users
         _open(w, "users", users, _STATE[users.state])
-        w("".join(map(_user, users.users.values())))
+        for user in users.users.values():
+            _user(w, user)
         _close(w, "users", users)
     if doc.sidebars_by_ref is not None:
         _uris(w, "sidebars-by-ref", doc.sidebars_by_ref)
@@ -199,7 +208,8 @@ def _uris(w: Append, name: str, uris: Uris) -> None:
 def _uri_entry(entry: UriEntry) -> str:
     f = entry.__dict__
     uri, display, purpose = f["uri"], f["display_text"], f["purpose"]
-    if _SPECIAL(f"{uri}{display}{purpose}") is not None:  # rare: escape them one by one
+    values = f"{uri}{display}{purpose}"
+    if not _plain(values) and _SPECIAL(values) is not None:  # rare: escape them one by one
         uri, display, purpose = _text(uri), _opt_text(display), _opt_text(purpose)
     foreign, modified, extensions = f["other_attributes"], f["modified"], f["extensions"]
     return (
@@ -262,33 +272,34 @@ def _execution(w: Append, name: str, e: Execution) -> None:
     w(_execution_text(name, e))
 
 
-def _user(u: User) -> str:
+def _user(w: Append, u: User) -> None:
     f = u.__dict__
     entity, display = f["entity"], f["display_text"]
-    if _SPECIAL(f"{entity}{display}") is not None:  # rare: escape them one by one
+    values = f"{entity}{display}"
+    if not _plain(values) and _SPECIAL(values) is not None:  # rare: escape them one by one
         entity, display = entity and _attr(entity), _opt_text(display)
     foreign = f["other_attributes"]
     attributes = f' entity="{entity}"{_STATE[f["state"]]}' if entity else _STATE[f["state"]]
-    parts = [f"<user{attributes}{_foreign_attributes(foreign) if foreign else ''}>"]
+    w(f"<user{attributes}{_foreign_attributes(foreign) if foreign else ''}>")
     if display is not None:
-        parts.append(f"<display-text>{display}</display-text>")
+        w(f"<display-text>{display}</display-text>")
     if f["associated_aors"] is not None:
-        parts.append(_shared_aors(f["associated_aors"]))
+        w(_shared_aors(f["associated_aors"]))
     if f["roles"] is not None:
         r = f["roles"]
-        _open(parts.append, "roles", r)
+        _open(w, "roles", r)
         for role in r.entries:
-            parts.append(f"<entry>{_text(role)}</entry>")
-        parts.append("</roles>")
+            w(f"<entry>{_text(role)}</entry>")
+        w("</roles>")
     if f["languages"] is not None:
-        _leaf(parts.append, "languages", " ".join(f["languages"]))
-    _leaf(parts.append, "cascaded-focus", f["cascaded_focus"])
+        _leaf(w, "languages", " ".join(f["languages"]))
+    _leaf(w, "cascaded-focus", f["cascaded_focus"])
     if f["endpoints"]:
-        parts.extend(map(_endpoint, f["endpoints"].values()))
+        for endpoint in f["endpoints"].values():
+            _endpoint(w, endpoint)
     if f["extensions"]:
-        parts.append(_extensions(u))
-    parts.append("</user>")
-    return "".join(parts)
+        w(_extensions(u))
+    w("</user>")
 
 
 # Endpoints, media and execution info are most of every document: they are written as one string each,
@@ -398,7 +409,8 @@ def _execution_text(name: str, e: Execution) -> str:
 def _media(m: Media) -> str:
     f = m.__dict__
     id_, display, type_, label, src_id = f["id"], f["display_text"], f["type"], f["label"], f["src_id"]
-    if _SPECIAL(f"{id_}{display}{type_}{label}{src_id}") is not None:  # rare: escape them one by one
+    values = f"{id_}{display}{type_}{label}{src_id}"
+    if not _plain(values) and _SPECIAL(values) is not None:  # rare: escape them one by one
         id_, display, type_ = _attr(id_), _opt_text(display), _opt_text(type_)
         label, src_id = _opt_text(label), _opt_text(src_id)
     foreign, status, extensions = f["other_attributes"], f["status"], f["extensions"]
@@ -413,33 +425,35 @@ def _media(m: Media) -> str:
     )
 
 
-def _endpoint(e: Endpoint) -> str:
+def _endpoint(w: Append, e: Endpoint) -> None:
     f = e.__dict__
     entity, display = f["entity"], f["display_text"]
-    if _SPECIAL(f"{entity}{display}") is not None:  # rare: escape them one by one
+    values = f"{entity}{display}"
+    if not _plain(values) and _SPECIAL(values) is not None:  # rare: escape them one by one
         entity, display = entity and _attr(entity), _opt_text(display)
     foreign = f["other_attributes"]
     attributes = f' entity="{entity}"{_STATE[f["state"]]}' if entity else _STATE[f["state"]]
-    parts = [f"<endpoint{attributes}{_foreign_attributes(foreign) if foreign else ''}>"]
+    w(f"<endpoint{attributes}{_foreign_attributes(foreign) if foreign else ''}>")
     if display is not None:
-        parts.append(f"<display-text>{display}</display-text>")
+        w(f"<display-text>{display}</display-text>")
     if f["referred"] is not None:
-        parts.append(_execution_text("referred", f["referred"]))
+        w(_execution_text("referred", f["referred"]))
     status = f["status"]
     if status is not None:
-        parts.append(_ENDPOINT_STATUS.get(status) or f"<status>{status}</status>")
+        w(_ENDPOINT_STATUS.get(status) or f"<status>{status}</status>")
     method = f["joining_method"]
     if method is not None:
-        parts.append(_JOINING_METHOD.get(method) or f"<joining-method>{method}</joining-method>")
+        w(_JOINING_METHOD.get(method) or f"<joining-method>{method}</joining-method>")
     if f["joining_info"] is not None:
-        parts.append(_execution_text("joining-info", f["joining_info"]))
+        w(_execution_text("joining-info", f["joining_info"]))
     method = f["disconnection_method"]
     if method is not None:
-        parts.append(f"<disconnection-method>{method}</disconnection-method>")
+        w(f"<disconnection-method>{method}</disconnection-method>")
     if f["disconnection_info"] is not None:
-        parts.append(_execution_text("disconnection-info", f["disconnection_info"]))
+        w(_execution_text("disconnection-info", f["disconnection_info"]))
     if f["media"]:
-        parts.extend(map(_media, f["media"].values()))
+        for media in f["media"].values():
+            w(_media(media))
     if f["call_info"] is not None:
         c = f["call_info"]
         sip = ""
@@ -449,11 +463,10 @@ def _endpoint(e: Endpoint) -> str:
                 f"<sip{_foreign(s)}>{_opt('display-text', s.display_text)}<call-id>{_text(s.call_id)}</call-id>"
                 f"<from-tag>{_text(s.from_tag)}</from-tag><to-tag>{_text(s.to_tag)}</to-tag>{_extensions(s)}</sip>"
             )
-        parts.append(f"<call-info{_foreign(c)}>{sip}{_extensions(c)}</call-info>")
+        w(f"<call-info{_foreign(c)}>{sip}{_extensions(c)}</call-info>")
     if f["extensions"]:
-        parts.append(_extensions(e))
-    parts.append("</endpoint>")
-    return "".join(parts)
+        w(_extensions(e))
+    w("</endpoint>")
 
 
 def _foreign_attributes(attrs: Mapping[str, str]) -> str:
