@@ -323,6 +323,37 @@ _ENDPOINT_DEFAULTS, _USER_DEFAULTS = ENDPOINT.defaults, USER.defaults
 assert not (EXECUTION.private or MEDIA.private or ENDPOINT.private or USER.private)
 
 
+class _FieldSets(dict[int, set[str]]):
+    """The sets of field names given, by a bit mask of `names`: one set shared by every model given the
+    same fields (pydantic copies a model's set before it changes it)."""
+
+    def __init__(self, *names: str) -> None:
+        super().__init__()
+        self.names = names
+
+    def bit(self, name: str) -> int:
+        return 1 << self.names.index(name)
+
+    def __missing__(self, mask: int) -> set[str]:
+        fields = self[mask] = {name for bit, name in enumerate(self.names) if mask >> bit & 1}
+        return fields
+
+
+# Bits of the mask for a media element's fields.
+_MEDIA_FIELDS = _FieldSets(
+    "id", "other_attributes", "extensions", "type", "label", "src_id", "status", "display_text"
+)
+_M_ID, _M_FOREIGN, _M_EXTENSIONS, _M_TYPE, _M_LABEL, _M_SRC_ID, _M_STATUS, _M_DISPLAY_TEXT = map(
+    _MEDIA_FIELDS.bit, _MEDIA_FIELDS.names
+)
+_NO_FOREIGN: dict[str, str] = {}  # shared, as the models' own default is
+
+
+def _foreign(attributes: list[tuple[str, str]]) -> dict[str, str]:
+    """The attributes of other namespaces among `attributes` (`el.items()`)."""
+    return {name: text for name, text in attributes if name[0] == "{"}
+
+
 def _attributes(attributes: list[tuple[str, str]]) -> dict[str, Any]:
     """Attributes (`el.items()`) by name, those of other namespaces gathered in `other_attributes`."""
     values: dict[str, Any] = {}
@@ -387,28 +418,48 @@ def _execution(el: etree._Element) -> Execution:
 
 def _media(el: etree._Element) -> Media:
     attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]
-    # Usually only its (required) id.
-    values: dict[str, Any] = {"id": attributes[0][1]} if len(attributes) == 1 else _attributes(attributes)
+    if len(attributes) == 1:  # the usual case: only its (required) id
+        id_, foreign, given = attributes[0][1], _NO_FOREIGN, _M_ID
+    else:
+        id_, foreign, given = dict(attributes)["id"], _foreign(attributes), _M_ID | _M_FOREIGN
+    display_text = type_ = label = src_id = status = None
     extensions = None
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_TYPE:
-            values["type"] = child.text or ""
+            type_ = child.text or ""
+            given |= _M_TYPE
         elif tag == _T_LABEL:
-            values["label"] = child.text or ""
+            label = child.text or ""
+            given |= _M_LABEL
         elif tag == _T_SRC_ID:
-            values["src_id"] = child.text or ""
+            src_id = child.text or ""
+            given |= _M_SRC_ID
         elif tag == _T_STATUS:
-            values["status"] = _media_status(child.text or "")
+            status = _media_status(child.text or "")
+            given |= _M_STATUS
         elif tag == _T_DISPLAY_TEXT:
-            values["display_text"] = child.text or ""
+            display_text = child.text or ""
+            given |= _M_DISPLAY_TEXT
         else:
             extensions = _extension(extensions, child)
     if extensions:
-        values["extensions"] = tuple(extensions)
+        given |= _M_EXTENSIONS
     model = _new(Media)
-    _set_dict(model, {**_MEDIA_DEFAULTS, **values})
-    _set_fields_set(model, set(values))
+    _set_dict(
+        model,
+        {
+            "other_attributes": foreign,
+            "extensions": tuple(extensions) if extensions else (),
+            "display_text": display_text,
+            "type": type_,
+            "label": label,
+            "src_id": src_id,
+            "status": status,
+            "id": id_,
+        },
+    )
+    _set_fields_set(model, _MEDIA_FIELDS[given])
     _set_extra(model, None)
     _set_private(model, None)
     return model
