@@ -293,7 +293,8 @@ def _user(w: Append, u: User) -> None:
         w("</roles>")
     if f["languages"] is not None:
         _leaf(w, "languages", " ".join(f["languages"]))
-    _leaf(w, "cascaded-focus", f["cascaded_focus"])
+    if f["cascaded_focus"] is not None:
+        _leaf(w, "cascaded-focus", f["cascaded_focus"])
     if f["endpoints"]:
         for endpoint in f["endpoints"].values():
             _endpoint(w, endpoint)
