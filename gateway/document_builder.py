@@ -264,6 +264,7 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
     strings = spec.strings
     others = spec.others
     extensions: list[Extension] | None = None
+    child: Any  # an element, comment or processing instruction: not always a str tag
     for child in el[:]:  # type: ignore[index]  # (lxml-stubs lack slices) a list: cheaper than an iterator
         tag = child.tag
         field_name = strings.get(tag)  # a comment's tag is a function: no match
@@ -368,7 +369,7 @@ def _attributes(attributes: list[tuple[str, str]]) -> dict[str, Any]:
     return values
 
 
-def _extension(extensions: list[Extension] | None, child: etree._Element) -> list[Extension] | None:
+def _extension(extensions: list[Extension] | None, child: Any) -> list[Extension] | None:
     """`extensions` with the foreign element `child` added (made on the first one); comments skipped."""
     if not isinstance(child.tag, str):  # a comment or processing instruction (from another parser)
         return extensions
@@ -378,7 +379,7 @@ def _extension(extensions: list[Extension] | None, child: etree._Element) -> lis
     return extensions
 
 
-def _other(spec: Spec, values: dict[str, Any], child: etree._Element) -> bool:
+def _other(spec: Spec, values: dict[str, Any], child: Any) -> bool:
     """Fill the field of a child the dedicated builders leave to `spec`'s table; False if it has none."""
     tag = child.tag
     name = spec.strings.get(tag)  # a comment's tag is a function: no match
@@ -400,6 +401,7 @@ def _other(spec: Spec, values: dict[str, Any], child: etree._Element) -> bool:
 def _execution(el: etree._Element) -> Execution:
     attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
     values = _attributes(attributes) if attributes else {}  # usually none
+    child: Any  # an element, comment or processing instruction: not always a str tag
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_WHEN:
@@ -424,6 +426,7 @@ def _media(el: etree._Element) -> Media:
         id_, foreign, given = dict(attributes)["id"], _foreign(attributes), _M_ID | _M_FOREIGN
     display_text = type_ = label = src_id = status = None
     extensions = None
+    child: Any  # an element, comment or processing instruction: not always a str tag
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_TYPE:
@@ -472,6 +475,7 @@ def _endpoint(el: etree._Element) -> Endpoint:
         values["state"] = _state(state)
     extensions = None
     media: dict[str, Media] | None = None
+    child: Any  # an element, comment or processing instruction: not always a str tag
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_MEDIA:
@@ -507,6 +511,7 @@ def _user(el: etree._Element) -> User:
         values["state"] = _state(state)
     extensions = None
     endpoints: dict[str, Endpoint] | None = None
+    child: Any  # an element, comment or processing instruction: not always a str tag
     for child in el[:]:  # type: ignore[index]
         tag = child.tag
         if tag == _T_ENDPOINT:
