@@ -26,6 +26,7 @@ def main() -> None:
         lambda: serialize(translate(parse(data), warm_forms, Protocol.XMPP)),
         lambda: serialize(parse(data)),
         number=20,
+        rounds=15,
     )
     cold, core_again = compare(
         lambda: serialize(translate(parse(data), AddressForms(addresses), Protocol.XMPP)),

@@ -386,11 +386,9 @@ class _Namespaces:
         return "".join(f' xmlns:{prefix}="{_attr(uri)}"' for prefix, uri in self.by_prefix.items())
 
 
-class _Current(threading.local):
-    namespaces: _Namespaces
-
-
-_current = _Current()  # the document being written, per thread
+# The document being written (`namespaces`: its _Namespaces), per thread. A plain threading.local: compiled
+# code would keep a subclass's declared attribute in the object itself, shared by every thread.
+_current = threading.local()
 
 
 def _execution_text(name: str, e: Execution) -> str:

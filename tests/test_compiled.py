@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+import threading
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -78,3 +79,19 @@ def test_comments_in_an_element_given_to_the_builder_are_skipped(module: ModuleT
     )
     assert module.MEDIA.builder(el).type == "audio"
     assert module.build(module.MEDIA, el).type == "audio"
+
+
+def test_the_writers_state_is_per_thread() -> None:
+    """The namespaces of the document being written belong to the thread writing it (compiled code keeps
+    the declared attributes of a threading.local subclass in the object, shared: the writer must not use
+    one)."""
+    mine = object()
+    gateway.document_writer._current.namespaces = mine
+    seen: list[object] = []
+    thread = threading.Thread(
+        target=lambda: seen.append(getattr(gateway.document_writer._current, "namespaces", None))
+    )
+    thread.start()
+    thread.join()
+    assert seen == [None]
+    assert gateway.document_writer._current.namespaces is mine
