@@ -16,13 +16,24 @@ def best_time(func: Callable[[], object], *, number: int, rounds: int = 7) -> fl
 
 
 def compare(
-    subject: Callable[[], object], baseline: Callable[[], object], *, number: int, rounds: int = 7
+    subject: Callable[[], object],
+    baseline: Callable[[], object],
+    *,
+    number: int,
+    rounds: int = 7,
+    baseline_number: int | None = None,
 ) -> tuple[float, float]:
-    """Best seconds per call of `subject` and `baseline`, measured in alternating rounds."""
+    """Best seconds per call of `subject` and `baseline`, measured in alternating rounds.
+
+    `baseline_number` (default `number`) lets a much cheaper baseline run as many calls as make its rounds
+    as long as the subject's: these machines lose the CPU to their neighbours in short bursts, which hit
+    every round of the longer one but only some of the shorter one's, and the best of each would then
+    compare a quiet baseline with a disturbed subject."""
+    baseline_number = baseline_number or number
     subject_best = baseline_best = float("inf")
     for _ in range(rounds):
         subject_best = min(subject_best, timeit.timeit(subject, number=number) / number)
-        baseline_best = min(baseline_best, timeit.timeit(baseline, number=number) / number)
+        baseline_best = min(baseline_best, timeit.timeit(baseline, number=baseline_number) / baseline_number)
     return subject_best, baseline_best
 
 
