@@ -57,8 +57,10 @@ def test_the_build_requirements_are_pinned_as_in_the_constraints() -> None:
     normal = {name.lower().replace("_", "-"): version for name, version in pins.items()}
     for requirement in requires:
         name, _, version = requirement.partition("==")
-        if version:
-            assert normal[name.lower().replace("_", "-")] == version, requirement
+        assert version, f"{requirement}: build requirements are pinned exactly"
+        assert normal.get(name.lower().replace("_", "-")) == version, (
+            f"{requirement}: not so in constraints.txt"
+        )
 
 
 @settings(max_examples=200, deadline=None)
