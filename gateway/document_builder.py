@@ -72,6 +72,10 @@ class Child(NamedTuple):
     key: str = ""
 
 
+def _unfinished(el: etree._Element) -> Any:
+    raise AssertionError("a Spec's builder is set by _finish")
+
+
 @dataclass(slots=True)
 class Spec:
     """How to build one complex type from its element."""
@@ -86,7 +90,7 @@ class Spec:
     strings: dict[str, str] = field(default_factory=dict)
     others: dict[str, Child] = field(default_factory=dict)
     # What builds this type's elements: `build` with this spec, or a dedicated function (see below).
-    builder: Callable[[etree._Element], Any] = field(default=lambda el: None)
+    builder: Callable[[etree._Element], Any] = _unfinished
 
     def __post_init__(self) -> None:
         self.defaults, self.private = field_defaults(self.model)
@@ -309,7 +313,8 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
 # Dedicated builders for the types every participant repeats (a user, its endpoints, their media, and
 # execution info): most of every document, so these skip the table walk of `build` for the children they
 # know (tag by tag, most frequent first) and hand it the rest. They give the same models as `build` with
-# the same spec (tested against it on generated documents).
+# the same spec (tested against it on generated documents). Like `build`, they are for schema-validated
+# input only: they trust that every attribute and child is one the schema allows, where it allows it.
 _T_DISPLAY_TEXT = _Q + "display-text"
 _T_WHEN, _T_REASON, _T_BY = _Q + "when", _Q + "reason", _Q + "by"
 _T_TYPE, _T_LABEL, _T_SRC_ID, _T_STATUS = _Q + "type", _Q + "label", _Q + "src-id", _Q + "status"
@@ -340,7 +345,8 @@ class _FieldSets(dict[int, set[str]]):
         return fields
 
 
-# Bits of the mask for a media element's fields.
+# Bits of the mask for a media element's fields. Media models given the same fields share one set: sound
+# because models are frozen and pydantic (model_copy) and `conference_info.replace` make a new set for a copy.
 _MEDIA_FIELDS = _FieldSets(
     "id", "other_attributes", "extensions", "type", "label", "src_id", "status", "display_text"
 )
@@ -379,7 +385,7 @@ def _extension(extensions: list[Extension] | None, child: Any) -> list[Extension
     return extensions
 
 
-def _other(spec: Spec, values: dict[str, Any], child: Any) -> bool:
+def _fill_from_table(spec: Spec, values: dict[str, Any], child: Any) -> bool:
     """Fill the field of a child the dedicated builders leave to `spec`'s table; False if it has none."""
     tag = child.tag
     name = spec.strings.get(tag)  # a comment's tag is a function: no match
@@ -492,7 +498,7 @@ def _endpoint(el: etree._Element) -> Endpoint:
             values["joining_method"] = _joining_method(child.text or "")
         elif tag == _T_JOINING_INFO:
             values["joining_info"] = _execution(child)
-        elif not _other(ENDPOINT, values, child):
+        elif not _fill_from_table(ENDPOINT, values, child):
             extensions = _extension(extensions, child)
     if extensions:
         values["extensions"] = tuple(extensions)
@@ -524,7 +530,7 @@ def _user(el: etree._Element) -> User:
             endpoints[key] = item
         elif tag == _T_DISPLAY_TEXT:
             values["display_text"] = child.text or ""
-        elif not _other(USER, values, child):
+        elif not _fill_from_table(USER, values, child):
             extensions = _extension(extensions, child)
     if extensions:
         values["extensions"] = tuple(extensions)
