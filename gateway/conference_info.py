@@ -29,6 +29,7 @@ from typing import Annotated, Any, TypeVar
 
 from lxml import etree
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -107,9 +108,35 @@ class MediaStatus(StrEnum):
     INACTIVE = "inactive"
 
 
+_XML_SPACE = re.compile(r"[ \t\n\r]+")
+_LANGUAGE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")  # xs:language
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """The items of an `xs:list` value: separated by XML whitespace (space, tab, CR, LF), not by the other
+    characters Python's `str.split` takes for spaces."""
+    return tuple(item for item in _XML_SPACE.split(text) if item)
+
+
 def _split_list(value: Any) -> Any:
     """An `xs:list` arrives as whitespace-separated text."""
-    return tuple(value.split()) if isinstance(value, str) else value
+    return split_list(value) if isinstance(value, str) else value
+
+
+def _list_items(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Items of an `xs:list`: none empty and none holding XML whitespace, which would split it in two."""
+    for item in value or ():
+        if not item or _XML_SPACE.search(item):
+            raise ValueError(f"list item {item!r} is empty or holds whitespace")
+    return value
+
+
+def _language_tags(value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """`languages`: a list of `xs:language` tags (`en`, `pt-BR`)."""
+    for item in value or ():
+        if not _LANGUAGE.fullmatch(item):
+            raise ValueError(f"{item!r} is not a language tag")
+    return value
 
 
 def _keyed(key: str) -> Any:
@@ -242,7 +269,9 @@ class ConferenceDescription(Extensible):
     display_text: str | None = None
     subject: str | None = None
     free_text: str | None = None
-    keywords: Annotated[tuple[str, ...] | None, BeforeValidator(_split_list)] = None
+    keywords: Annotated[tuple[str, ...] | None, BeforeValidator(_split_list), AfterValidator(_list_items)] = (
+        None
+    )
     conf_uris: Uris | None = None
     service_uris: Uris | None = None
     maximum_user_count: int | None = Field(None, ge=0, le=MAX_VERSION)
@@ -321,7 +350,9 @@ class User(Extensible):
     display_text: str | None = None
     associated_aors: Uris | None = None
     roles: Roles | None = None
-    languages: Annotated[tuple[str, ...] | None, BeforeValidator(_split_list)] = None
+    languages: Annotated[
+        tuple[str, ...] | None, BeforeValidator(_split_list), AfterValidator(_language_tags)
+    ] = None
     cascaded_focus: str | None = None
     endpoints: Annotated[dict[str, Endpoint], _keyed("entity")] = Field(default_factory=dict)
 

@@ -51,7 +51,9 @@ from gateway.conference_info import (
     build_trusted,
     canonical_fragment,
     field_defaults,
+    split_list,
 )
+from gateway.errors import ElementValueError
 
 _Q = "{" + NAMESPACE + "}"
 
@@ -112,10 +114,6 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
 _state = _enum(State)
 
 
@@ -168,7 +166,7 @@ DESCRIPTION = _spec(
     _text("display-text"),
     _text("subject"),
     _text("free-text"),
-    _text("keywords", _words),
+    _text("keywords", split_list),
     _node("conf-uris", URIS),
     _node("service-uris", URIS),
     _text("maximum-user-count", _integer),
@@ -213,7 +211,7 @@ USER = _spec(
     _text("display-text"),
     _node("associated-aors", URIS),
     ("roles", Child("roles", _NODE, spec=_spec(Roles, ("entry", Child("entries", _TEXT_LIST))))),
-    _text("languages", _words),
+    _text("languages", split_list),
     _text("cascaded-focus"),
     _keyed("endpoint", "endpoints", ENDPOINT, "entity"),
     entity=str,
@@ -249,56 +247,66 @@ def _finish(spec: Spec, done: set[int]) -> None:
             _finish(child.spec, done)
 
 
+def _at(exc: Exception, child: Any) -> ElementValueError:
+    """`exc` located at `child`, unless a builder of an element inside it located it already."""
+    return exc if isinstance(exc, ElementValueError) else ElementValueError(str(exc), child)
+
+
 def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -> Any:
     """Build the model for `el` according to `spec`. Raises ValueError for a duplicate key or a value
     Python cannot represent. Written for speed: it runs once per element of every document received."""
     values: dict[str, Any] = {} if extra is None else dict(extra)
-    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
-    if attributes:
-        converters = spec.attributes
-        for name, text in attributes:
-            if name[0] == "{":
-                foreign = values.get("other_attributes")
-                if foreign is None:
-                    foreign = values["other_attributes"] = {}
-                foreign[name] = text
+    # An element, comment or processing instruction (not always a str tag): the child being read, or this
+    # element while its attributes are; an error is located at it.
+    child: Any = el
+    try:
+        attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
+        if attributes:
+            converters = spec.attributes
+            for name, text in attributes:
+                if name[0] == "{":
+                    foreign = values.get("other_attributes")
+                    if foreign is None:
+                        foreign = values["other_attributes"] = {}
+                    foreign[name] = text
+                else:
+                    convert = converters[name]
+                    values[name] = text if convert is str else convert(text)
+        strings = spec.strings
+        others = spec.others
+        extensions: list[Extension] | None = None
+        for child in el[:]:  # type: ignore[index]  # (lxml-stubs lack slices) a list: cheaper than an iterator
+            tag = child.tag
+            field_name = strings.get(tag)  # a comment's tag is a function: no match
+            if field_name is not None:
+                values[field_name] = child.text or ""
+                continue
+            how = others.get(tag)
+            if how is None:
+                if not isinstance(tag, str):
+                    continue  # a comment or processing instruction (in elements that did not come from our parser)
+                if extensions is None:
+                    extensions = []
+                extensions.append(build_trusted(Extension, {"xml": canonical_fragment(child)}))
+                continue
+            name, kind, convert, child_spec, key = how
+            if kind == _TEXT:
+                values[name] = convert(child.text or "")
+            elif kind == _KEYED:
+                item = child_spec.builder(child)
+                item_key = item.__dict__[key] or ""
+                keyed = values.get(name)
+                if keyed is None:
+                    keyed = values[name] = {}
+                elif item_key in keyed:
+                    raise ValueError(f"duplicate {tag.removeprefix(_Q)} {key} {item_key!r}")
+                keyed[item_key] = item
+            elif kind == _NODE:
+                values[name] = child_spec.builder(child)
             else:
-                convert = converters[name]
-                values[name] = text if convert is str else convert(text)
-    strings = spec.strings
-    others = spec.others
-    extensions: list[Extension] | None = None
-    child: Any  # an element, comment or processing instruction: not always a str tag
-    for child in el[:]:  # type: ignore[index]  # (lxml-stubs lack slices) a list: cheaper than an iterator
-        tag = child.tag
-        field_name = strings.get(tag)  # a comment's tag is a function: no match
-        if field_name is not None:
-            values[field_name] = child.text or ""
-            continue
-        how = others.get(tag)
-        if how is None:
-            if not isinstance(tag, str):
-                continue  # a comment or processing instruction (in elements that did not come from our parser)
-            if extensions is None:
-                extensions = []
-            extensions.append(build_trusted(Extension, {"xml": canonical_fragment(child)}))
-            continue
-        name, kind, convert, child_spec, key = how
-        if kind == _TEXT:
-            values[name] = convert(child.text or "")
-        elif kind == _KEYED:
-            item = child_spec.builder(child)
-            item_key = item.__dict__[key] or ""
-            keyed = values.get(name)
-            if keyed is None:
-                keyed = values[name] = {}
-            elif item_key in keyed:
-                raise ValueError(f"duplicate {tag.removeprefix(_Q)} {key} {item_key!r}")
-            keyed[item_key] = item
-        elif kind == _NODE:
-            values[name] = child_spec.builder(child)
-        else:
-            values[name] = (*values.get(name, ()), child.text or "")  # roles: a few entries
+                values[name] = (*values.get(name, ()), child.text or "")  # roles: a few entries
+    except (ValueError, OverflowError) as exc:
+        raise _at(exc, child) from None
     if extensions:
         values["extensions"] = tuple(extensions)
     model = _new(spec.model)
@@ -405,17 +413,20 @@ def _fill_from_table(spec: Spec, values: dict[str, Any], child: Any) -> bool:
 
 
 def _execution(el: etree._Element) -> Execution:
-    attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
-    values = _attributes(attributes) if attributes else {}  # usually none
-    child: Any  # an element, comment or processing instruction: not always a str tag
-    for child in el[:]:  # type: ignore[index]
-        tag = child.tag
-        if tag == _T_WHEN:
-            values["when"] = _datetime(child.text or "")
-        elif tag == _T_REASON:
-            values["reason"] = child.text or ""
-        elif tag == _T_BY:
-            values["by"] = child.text or ""
+    child: Any = el  # where an error is located (see `build`)
+    try:
+        attributes: list[tuple[str, str]] = el.items()  # type: ignore[assignment]  # str on Python 3
+        values = _attributes(attributes) if attributes else {}  # usually none
+        for child in el[:]:  # type: ignore[index]
+            tag = child.tag
+            if tag == _T_WHEN:
+                values["when"] = _datetime(child.text or "")
+            elif tag == _T_REASON:
+                values["reason"] = child.text or ""
+            elif tag == _T_BY:
+                values["by"] = child.text or ""
+    except (ValueError, OverflowError) as exc:
+        raise _at(exc, child) from None
     model = _new(Execution)
     _set_dict(model, {**_EXECUTION_DEFAULTS, **values})
     _set_fields_set(model, set(values))
@@ -475,31 +486,34 @@ def _media(el: etree._Element) -> Media:
 
 
 def _endpoint(el: etree._Element) -> Endpoint:
-    values = _attributes(el.items())  # type: ignore[arg-type]
-    state = values.get("state")
-    if state is not None:
-        values["state"] = _state(state)
-    extensions = None
-    media: dict[str, Media] | None = None
-    child: Any  # an element, comment or processing instruction: not always a str tag
-    for child in el[:]:  # type: ignore[index]
-        tag = child.tag
-        if tag == _T_MEDIA:
-            item = _media(child)
-            key = item.__dict__["id"]
-            if media is None:
-                media = values["media"] = {}
-            elif key in media:
-                raise ValueError(f"duplicate media id {key!r}")
-            media[key] = item
-        elif tag == _T_STATUS:
-            values["status"] = _endpoint_status(child.text or "")
-        elif tag == _T_JOINING_METHOD:
-            values["joining_method"] = _joining_method(child.text or "")
-        elif tag == _T_JOINING_INFO:
-            values["joining_info"] = _execution(child)
-        elif not _fill_from_table(ENDPOINT, values, child):
-            extensions = _extension(extensions, child)
+    child: Any = el  # where an error is located (see `build`)
+    try:
+        values = _attributes(el.items())  # type: ignore[arg-type]
+        state = values.get("state")
+        if state is not None:
+            values["state"] = _state(state)
+        extensions = None
+        media: dict[str, Media] | None = None
+        for child in el[:]:  # type: ignore[index]
+            tag = child.tag
+            if tag == _T_MEDIA:
+                item = _media(child)
+                key = item.__dict__["id"]
+                if media is None:
+                    media = values["media"] = {}
+                elif key in media:
+                    raise ValueError(f"duplicate media id {key!r}")
+                media[key] = item
+            elif tag == _T_STATUS:
+                values["status"] = _endpoint_status(child.text or "")
+            elif tag == _T_JOINING_METHOD:
+                values["joining_method"] = _joining_method(child.text or "")
+            elif tag == _T_JOINING_INFO:
+                values["joining_info"] = _execution(child)
+            elif not _fill_from_table(ENDPOINT, values, child):
+                extensions = _extension(extensions, child)
+    except (ValueError, OverflowError) as exc:
+        raise _at(exc, child) from None
     if extensions:
         values["extensions"] = tuple(extensions)
     model = _new(Endpoint)
@@ -511,27 +525,30 @@ def _endpoint(el: etree._Element) -> Endpoint:
 
 
 def _user(el: etree._Element) -> User:
-    values = _attributes(el.items())  # type: ignore[arg-type]
-    state = values.get("state")
-    if state is not None:
-        values["state"] = _state(state)
-    extensions = None
-    endpoints: dict[str, Endpoint] | None = None
-    child: Any  # an element, comment or processing instruction: not always a str tag
-    for child in el[:]:  # type: ignore[index]
-        tag = child.tag
-        if tag == _T_ENDPOINT:
-            item = _endpoint(child)
-            key = item.__dict__["entity"] or ""
-            if endpoints is None:
-                endpoints = values["endpoints"] = {}
-            elif key in endpoints:
-                raise ValueError(f"duplicate endpoint entity {key!r}")
-            endpoints[key] = item
-        elif tag == _T_DISPLAY_TEXT:
-            values["display_text"] = child.text or ""
-        elif not _fill_from_table(USER, values, child):
-            extensions = _extension(extensions, child)
+    child: Any = el  # where an error is located (see `build`)
+    try:
+        values = _attributes(el.items())  # type: ignore[arg-type]
+        state = values.get("state")
+        if state is not None:
+            values["state"] = _state(state)
+        extensions = None
+        endpoints: dict[str, Endpoint] | None = None
+        for child in el[:]:  # type: ignore[index]
+            tag = child.tag
+            if tag == _T_ENDPOINT:
+                item = _endpoint(child)
+                key = item.__dict__["entity"] or ""
+                if endpoints is None:
+                    endpoints = values["endpoints"] = {}
+                elif key in endpoints:
+                    raise ValueError(f"duplicate endpoint entity {key!r}")
+                endpoints[key] = item
+            elif tag == _T_DISPLAY_TEXT:
+                values["display_text"] = child.text or ""
+            elif not _fill_from_table(USER, values, child):
+                extensions = _extension(extensions, child)
+    except (ValueError, OverflowError) as exc:
+        raise _at(exc, child) from None
     if extensions:
         values["extensions"] = tuple(extensions)
     model = _new(User)

@@ -11,6 +11,7 @@ Jitsi's `sid` attribute on the root, which is kept in `ConferenceInfo.sid`.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,12 +22,14 @@ from lxml import etree
 from gateway.conference_info import NAMESPACE, ConferenceInfo
 from gateway.document_builder import CONFERENCE as _CONFERENCE
 from gateway.document_builder import build as _build
-from gateway.errors import DocumentError
+from gateway.errors import DocumentError, ElementValueError
 
 _Q = "{" + NAMESPACE + "}"
+_LINE_AND_COLUMN = re.compile(r", line \d+, column \d+$")
 _QLEN = len(_Q)
 _ROOT = _Q + "conference-info"
 _NAMESPACE_BYTES = NAMESPACE.encode()
+_LIBXML2_MAX_DEPTH = 255  # libxml2 refuses a document nested 256 deep ("Excessive depth in document")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,14 @@ class ParseLimits:
     max_attributes: int = 64  # on one element, namespace declarations aside
     max_namespace_length: int = 1024  # characters of one namespace URI in use (real ones are under 100)
     max_namespace_total: int = 4 << 20  # the sum over every element and attribute of another namespace
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"ParseLimits.{name} must be at least 1")
+        if self.max_depth > _LIBXML2_MAX_DEPTH:
+            # libxml2 refuses deeper documents itself, unless huge_tree lifts all of its safety limits.
+            raise ValueError(f"ParseLimits.max_depth must be at most {_LIBXML2_MAX_DEPTH}")
 
 
 @cache
@@ -118,7 +129,15 @@ class ConferenceInfoParser:
         try:
             root = etree.fromstring(data, self._parser)
         except etree.XMLSyntaxError as exc:
-            raise DocumentError(f"not well-formed XML: {exc.msg}", line=exc.lineno or None) from None
+            if exc.msg.startswith("Excessive depth in document"):
+                raise DocumentError(
+                    f"document is nested deeper than the limit of {self.limits.max_depth}",
+                    line=exc.lineno or None,
+                ) from None
+            # libxml2's message ends with the line and column; the line is given on its own.
+            message = _LINE_AND_COLUMN.sub("", exc.msg)
+            column = f" at column {exc.offset}" if exc.offset else ""
+            raise DocumentError(f"not well-formed XML: {message}{column}", line=exc.lineno or None) from None
         docinfo: Any = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
             raise DocumentError("a DTD (DOCTYPE) is not allowed in a conference-info document", line=1)
@@ -155,10 +174,11 @@ class ConferenceInfoParser:
             raise _schema_error(root, self._schema.error_log)
         try:
             doc: ConferenceInfo = _build(_CONFERENCE, root, None if sid is None else {"sid": sid})
-        except (ValueError, OverflowError) as exc:
+        except ElementValueError as exc:
             # Only values the schema admits but Python cannot hold reach here (a year beyond 9999,
-            # a duplicate key).
-            raise DocumentError(f"invalid value: {exc}", line=_line(root)) from None
+            # a duplicate key), located at the element that holds them.
+            el = cast(etree._Element, exc.element)
+            raise DocumentError(f"invalid value: {exc}", path=_element_path(el), line=_line(el)) from None
         return doc
 
     def _check_names(self, root: etree._Element) -> None:

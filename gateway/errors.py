@@ -20,6 +20,15 @@ class DocumentError(ValueError):
         super().__init__(f"{message} ({where})" if where else message)
 
 
+class ElementValueError(ValueError):
+    """A value the schema admits but the model cannot hold (a duplicate key, a year beyond 9999), found in
+    `element` (an lxml element: the parser turns this into a DocumentError with its path and line)."""
+
+    def __init__(self, message: str, element: object) -> None:
+        self.element = element
+        super().__init__(message)
+
+
 class MergeError(ValueError):
     """Base of the errors `merge` raises; the local state is unchanged when one is raised."""
 

@@ -9,13 +9,16 @@ import tracemalloc
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
+from pydantic import ValidationError
 
 from gateway.conference_info import (
     NAMESPACE,
+    ConferenceDescription,
     ConferenceInfo,
     EndpointStatus,
     Extension,
@@ -226,6 +229,30 @@ def test_foreign_elements_and_attributes_are_kept_in_order() -> None:
     ]
 
 
+def test_list_values_are_split_on_xml_whitespace_only() -> None:
+    """xs:list items are separated by space, tab, CR and LF; a no-break space is part of an item."""
+    info = parse(doc("<conference-description><keywords> a\u00a0b\tc\n </keywords></conference-description>"))
+    assert info.conference_description is not None
+    assert info.conference_description.keywords == ("a\u00a0b", "c")
+    assert parse(serialize(info)) == info
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ConferenceDescription(keywords=("a b", "c")), "holds whitespace"),
+        (lambda: ConferenceDescription(keywords=("",)), "is empty"),
+        (lambda: User(entity="sip:a@h", languages=("not a lang!",)), "not a language tag"),
+        (lambda: User(entity="sip:a@h", languages=("toolonglanguage",)), "not a language tag"),
+    ],
+)
+def test_models_made_in_code_refuse_list_values_the_schema_refuses(make: Any, message: str) -> None:
+    """What the writer writes must parse back: a list item with a space would come back as two."""
+    with pytest.raises(ValidationError, match=message):
+        make()
+    assert User(entity="sip:a@h", languages="en  pt-BR").languages == ("en", "pt-BR")
+
+
 def test_xml_lang_style_attributes_use_the_xml_prefix() -> None:
     info = parse(doc('<users><user entity="sip:a@h" xml:lang="fr"/></users>'))
     assert info.user_map()["sip:a@h"].other_attributes == {"{http://www.w3.org/XML/1998/namespace}lang": "fr"}
@@ -253,9 +280,50 @@ def test_duplicate_user_entity_is_an_error_not_a_silent_drop() -> None:
 
 
 @pytest.mark.parametrize(
+    ("inner", "path", "line"),
+    [
+        (
+            '<users>\n<user entity="a"/>\n<user entity="b"/>\n<user entity="a"/>\n</users>',
+            "/conference-info/users/user[3]",
+            4,
+        ),
+        (
+            '<users>\n<user entity="a">\n<endpoint entity="e"/>\n<endpoint entity="e"/>\n</user>\n</users>',
+            "/conference-info/users/user/endpoint[2]",
+            4,
+        ),
+        (
+            '<users><user entity="a">\n<endpoint entity="e">\n<media id="1"/>\n<media id="1"/></endpoint></user></users>',
+            "/conference-info/users/user/endpoint/media[2]",
+            4,
+        ),
+        (
+            '<users>\n<user entity="a"><endpoint entity="e"><joining-info>\n'
+            "<when>10000-01-01T00:00:00Z</when></joining-info></endpoint></user></users>",
+            "/conference-info/users/user/endpoint/joining-info/when",
+            3,
+        ),
+        (
+            '<conference-description>\n<available-media>\n<entry label="x"><type>audio</type></entry>\n'
+            '<entry label="x"><type>video</type></entry></available-media></conference-description>',
+            "/conference-info/conference-description/available-media/entry[2]",
+            4,
+        ),
+    ],
+    ids=["user", "endpoint", "media", "year", "available-media"],
+)
+def test_values_the_model_cannot_hold_are_located_by_path_and_line(inner: str, path: str, line: int) -> None:
+    """A duplicate key or a year beyond 9999 passes the schema; the error says which element holds it."""
+    with pytest.raises(DocumentError) as caught:
+        parse(doc(inner))
+    assert (caught.value.path, caught.value.line) == (path, line)
+    assert f"at {path}, line {line}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "not well-formed"),
+        (b"", "^not well-formed XML: Document is empty \\(line 1\\)$"),
         (b"<conference-info", "not well-formed"),
         (b"\xff\xfe<\x00c\x00", "not UTF-8"),
         (doc("").replace(b"conf@example", b"conf@ex\xc3\x28ample"), "not well-formed"),
@@ -369,7 +437,8 @@ def test_depth_ten_thousand_is_refused() -> None:
         + "</x:e>" * 10_000
         + "</x:e></user></users>"
     )
-    _quick(lambda: parse(data, ParseLimits(max_bytes=2**20)))
+    error = _quick(lambda: parse(data, ParseLimits(max_bytes=2**20)))
+    assert "nested deeper than the limit of 64" in str(error)  # ours, though libxml2 stopped it first
 
 
 def test_configurable_depth_limit() -> None:
@@ -377,6 +446,19 @@ def test_configurable_depth_limit() -> None:
     assert parse(nested, ParseLimits(max_depth=6)).user_map()["a"].extensions
     with pytest.raises(DocumentError, match="deeper than the limit of 5"):
         parse(nested, ParseLimits(max_depth=5))
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"max_depth": 256}, "max_depth must be at most 255"),  # libxml2 stops at 256 by itself
+        ({"max_bytes": 0}, "max_bytes must be at least 1"),
+        ({"max_elements": -1}, "max_elements must be at least 1"),
+    ],
+)
+def test_limits_that_cannot_hold_are_refused(limits: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ParseLimits(**limits)
 
 
 def test_configurable_element_count_limit() -> None:
