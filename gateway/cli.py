@@ -119,6 +119,8 @@ def _doc_diff(args: argparse.Namespace) -> int:
         if document.state is not State.FULL:
             log.error("diff takes two full documents", file=name, state=str(document.state))
             return EXIT_INVALID
+    # As states: every `state` inside full (a full document may hold a user marked partial), no sid.
+    old, new = merge(None, old), merge(None, new)
     try:
         change = diff(old, new)
     except VersionOverflowError as exc:

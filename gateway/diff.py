@@ -2,12 +2,17 @@
 
 `diff(old, new)` returns a `partial` document such that `merge(old, diff(old, new))` equals `new` (apart from
 the version, which is `old.version + 1` unless given), a `full` document where that is no larger or where
-a partial cannot express the change, or None when the states are equal.
+a partial cannot express the change, or None when the states are equal. Where at least half as many users
+changed as `new` holds (say every user left), both are serialised and the smaller is sent: that costs in
+proportion to the change; below that, a partial is always the smaller.
 
 A partial goes down to endpoint and media level: a user whose endpoint changed status is sent as a partial
 user holding a partial endpoint holding only what changed. What RFC 4575 partials cannot say is sent whole
 one level up: a removed leaf (a partial cannot remove an element), a removed medium (media have no state),
-removed URI entries, changed extensions.
+removed URI entries, removed available-media entries (merged by label, they have no state), changed
+extensions.
+
+`old` and `new` are states as `merge` makes them: every `state` inside them `full`.
 
 When `new` was made from `old` by `merge` (the gateway's case), only the users `merge` touched are
 compared (see `gateway.lineage`), so the cost follows the change, not the room.
@@ -21,6 +26,7 @@ from typing import Any
 from gateway.conference_info import (
     ENDPOINT_LEAVES,
     USER_LEAVES,
+    ConferenceDescription,
     ConferenceInfo,
     Endpoint,
     Node,
@@ -31,6 +37,7 @@ from gateway.conference_info import (
     check_version,
     next_version,
 )
+from gateway.document_writer import serialize
 from gateway.lineage import changed_users
 
 
@@ -55,9 +62,10 @@ def diff(
         return full_document(new, version)
     if partial is None:
         return None
-    new_users = len(new.user_map())
-    if new_users and partial.users is not None and len(partial.users.users) >= new_users:
-        return full_document(new, version)  # every user changed: the full document is no larger
+    if partial.users is not None and 2 * len(partial.users.users) >= len(new.user_map()):
+        full = full_document(new, version)
+        if len(serialize(full)) <= len(serialize(partial)):
+            return full
     return partial
 
 
@@ -81,6 +89,7 @@ def _partial(old: ConferenceInfo, new: ConferenceInfo, version: int) -> Conferen
             if after is None:
                 raise _NeedsWhole
             values[name] = after
+    _check_available_media(old.conference_description, new.conference_description)
     refs = _diff_uris(old.sidebars_by_ref, new.sidebars_by_ref)
     if refs is not None:
         values["sidebars_by_ref"] = refs
@@ -90,6 +99,15 @@ def _partial(old: ConferenceInfo, new: ConferenceInfo, version: int) -> Conferen
     if not values:
         return None
     return ConferenceInfo(entity=new.entity, state=State.PARTIAL, version=version, **values)
+
+
+def _check_available_media(old: ConferenceDescription | None, new: ConferenceDescription | None) -> None:
+    """`merge` keeps the available-media entries a description does not name: removing one needs a full
+    document."""
+    before = old.available_media if old is not None else None
+    after = new.available_media if new is not None else None
+    if before is not None and after is not None and not before.entries.keys() <= after.entries.keys():
+        raise _NeedsWhole
 
 
 def _diff_users(old: ConferenceInfo, new: ConferenceInfo) -> Users | None:

@@ -7,14 +7,18 @@ Rules:
 - Keyed children (users and endpoints by entity, media by id, available-media entries by label, URI list
   entries by uri, sidebars-by-val entries by entity): `state="full"` (or no state) replaces or adds the
   child, `partial` merges into it (an unknown key is an inconsistency: `NeedsFullStateError`), `deleted`
-  removes it (deleting an unknown key changes nothing). `<media>` has no state: it replaces or adds.
+  removes it (deleting an unknown key changes nothing). `<media>` and available-media entries have no
+  state: each replaces the one with its key or is added; the others stay (only a full document removes
+  one).
 - Non-keyed elements (`conference-description`, `host-info`, `conference-state`, `display-text`,
-  `status`, ...) replace the local ones when present; absent ones stay. A URI list with
-  `state="partial"` inside a replaced `conference-description` or `host-info` still merges with the local
-  list.
+  `status`, ...) replace the local ones when present; absent ones stay. Inside a replaced
+  `conference-description` or `host-info`, the keyed children still merge with the local ones: a URI list
+  with `state="partial"` and the available-media entries.
 - Foreign elements of a node replace the local ones when the incoming node has any; foreign attributes are
   updated one by one.
-- A root with `state="deleted"` empties the conference (only `entity` and `version` remain).
+- A root with `state="deleted"` empties the conference (only `entity` and `version` remain). Like a full
+  document it is accepted after a version gap (it leaves nothing to have missed), but it must name the
+  local conference (`NeedsFullStateError` otherwise, as for a partial).
 
 The result is normalised: every `state` in it is `full`, and it carries no `sid` (Jitsi's session id
 names the sender's Jingle session, not the conference; each recipient's own is added when sending). Unchanged children are shared with `local`, and
@@ -29,6 +33,7 @@ from typing import Any, TypeVar
 from gateway.conference_info import (
     ENDPOINT_LEAVES,
     USER_LEAVES,
+    AvailableMedia,
     ConferenceDescription,
     ConferenceInfo,
     Endpoint,
@@ -64,17 +69,17 @@ def merge(local: ConferenceInfo | None, incoming: ConferenceInfo) -> ConferenceI
             local_version=None,
             incoming_version=incoming.version,
         )
+    if incoming.entity != local.entity:
+        raise NeedsFullStateError(
+            f"{incoming.state} document for {incoming.entity!r}, local state is {local.entity!r}",
+            local_version=local_version,
+            incoming_version=incoming.version,
+        )
     if incoming.state is State.DELETED:
         return ConferenceInfo(entity=local.entity, version=incoming.version)
     if incoming.version is None or local.version is None or incoming.version != local.version + 1:
         raise NeedsFullStateError(
             "version gap: updates were lost", local_version=local_version, incoming_version=incoming.version
-        )
-    if incoming.entity != local.entity:
-        raise NeedsFullStateError(
-            f"partial document for {incoming.entity!r}, local state is {local.entity!r}",
-            local_version=local_version,
-            incoming_version=incoming.version,
         )
     try:
         result, touched = _merge_conference(local, incoming)
@@ -121,17 +126,26 @@ def _merge_extensions(values: dict[str, Any], local: Node, inc: Node) -> None:
 def _merge_description(
     local: ConferenceDescription | None, inc: ConferenceDescription
 ) -> ConferenceDescription:
-    if local is None or (
-        (inc.conf_uris is None or inc.conf_uris.state is State.FULL)
-        and (inc.service_uris is None or inc.service_uris.state is State.FULL)
-    ):
+    if local is None:
         return _normalised_description(inc)
-    return inc.model_copy(
-        update={
-            "conf_uris": _merge_uris(local.conf_uris, inc.conf_uris),
-            "service_uris": _merge_uris(local.service_uris, inc.service_uris),
-        }
-    )
+    updates: dict[str, Any] = {}
+    if inc.conf_uris is not None and inc.conf_uris.state is not State.FULL:
+        updates["conf_uris"] = _merge_uris(local.conf_uris, inc.conf_uris)
+    if inc.service_uris is not None and inc.service_uris.state is not State.FULL:
+        updates["service_uris"] = _merge_uris(local.service_uris, inc.service_uris)
+    media = _merge_available_media(local.available_media, inc.available_media)
+    if media is not inc.available_media:
+        updates["available_media"] = media
+    if not updates:
+        return _normalised_description(inc)
+    return _normalised_description(inc.model_copy(update=updates))
+
+
+def _merge_available_media(local: AvailableMedia | None, inc: AvailableMedia | None) -> AvailableMedia | None:
+    """Entries keyed by label, without state: each incoming one replaces or adds; the others stay."""
+    if local is None or inc is None or local.entries.keys() <= inc.entries.keys():
+        return inc
+    return inc.model_copy(update={"entries": {**local.entries, **inc.entries}})
 
 
 def _merge_host_info(local: HostInfo | None, inc: HostInfo) -> HostInfo:

@@ -112,6 +112,23 @@ def test_merge_output_pipes_into_diff(tmp_path: Path) -> None:
     assert parse(again.stdout) == parse(joined.read_bytes())
 
 
+def test_diff_of_a_full_document_holding_partial_users_merges_back(tmp_path: Path) -> None:
+    """A full document may mark a user partial (the schema allows it): as a state, that user is full."""
+    new = tmp_path / "new.xml"
+    new.write_bytes(
+        Path(BASIC)
+        .read_bytes()
+        .replace(b"<users>", b'<users><user entity="sip:dave@example.com" state="partial"/>', 1)
+    )
+    result = cli("doc", "diff", BASIC, str(new))
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "diff.xml").write_bytes(result.stdout)
+    merged = cli("doc", "merge", BASIC, str(tmp_path / "diff.xml"))
+    assert merged.returncode == 0, merged.stderr
+    as_merged = parse(cli("doc", "merge", str(new)).stdout)
+    assert parse(merged.stdout) == as_merged.model_copy(update={"version": 2})
+
+
 def test_diff_of_equal_documents_prints_nothing() -> None:
     result = cli("doc", "diff", BASIC, BASIC)
     assert result.returncode == 0 and result.stdout == b""

@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 
 from gateway.conference_info import (
     MAX_VERSION,
+    AvailableMedia,
+    AvailableMedium,
+    ConferenceDescription,
     ConferenceInfo,
     ConferenceState,
     Endpoint,
@@ -206,6 +209,64 @@ def test_full_document_when_every_user_changed() -> None:
     before, after = room(3), room(3).model_copy(update={"users": Users(users=[User(entity="sip:x@h")])})
     d = diff(before, after)
     assert d is not None and d.state is State.FULL
+
+
+def _leave(before: ConferenceInfo, keep: int) -> ConferenceInfo:
+    """`before` after every user but the first `keep` left."""
+    return merge(
+        before,
+        ConferenceInfo(
+            entity=before.entity,
+            state=State.PARTIAL,
+            version=(before.version or 0) + 1,
+            users=Users(
+                state=State.PARTIAL,
+                users=[User(entity=key, state=State.DELETED) for key in list(before.user_map())[keep:]],
+            ),
+        ),
+    )
+
+
+@pytest.mark.parametrize(("users", "keep"), [(100, 0), (100, 1), (10, 5), (10, 3), (4, 2), (3, 0)])
+def test_the_smaller_of_partial_and_full_is_sent(users: int, keep: int) -> None:
+    """Everyone leaving a large room is a small full document; half of them leaving, a small partial."""
+    before = room(users)
+    after = _leave(before, keep)
+    d = diff(before, after)
+    assert d is not None
+    other = (
+        full_document(after, 2)
+        if d.state is State.PARTIAL
+        else ConferenceInfo(
+            entity=before.entity,
+            state=State.PARTIAL,
+            version=2,
+            users=Users(
+                state=State.PARTIAL,
+                users=[User(entity=k, state=State.DELETED) for k in list(before.user_map())[keep:]],
+            ),
+        )
+    )
+    assert len(serialize(d)) <= len(serialize(other))
+    assert same_content(merge(before, d), after)
+    if keep == 0:
+        assert d.state is State.FULL
+
+
+def test_removing_an_available_media_entry_sends_a_full_document() -> None:
+    def described(*labels: str) -> ConferenceInfo:
+        entries = [AvailableMedium(label=label, type="audio") for label in labels]
+        description = ConferenceDescription(available_media=AvailableMedia(entries=entries))
+        return room(3).model_copy(update={"conference_description": description})
+
+    added = diff(described("a"), described("a", "b"))
+    assert added is not None and added.state is State.PARTIAL
+    removed = diff(described("a", "b"), described("a"))
+    assert removed is not None and removed.state is State.FULL
+    for before, after in ((described("a"), described("a", "b")), (described("a", "b"), described("a"))):
+        change = diff(before, after)
+        assert change is not None
+        assert same_content(merge(before, change), after)
 
 
 def test_diff_from_nothing_is_full() -> None:

@@ -211,14 +211,32 @@ def test_associated_aors_merge_by_uri() -> None:
     assert aors is not None and list(aors.entries) == ["mailto:a@h", "xmpp:a@h"]
 
 
+def _available_media(state: ConferenceInfo) -> dict[str, str]:
+    assert state.conference_description is not None
+    media = state.conference_description.available_media
+    return {} if media is None else {label: entry.type for label, entry in media.entries.items()}
+
+
 def test_available_media_entries_are_keyed_by_label() -> None:
     state = doc(
-        '<conference-description><available-media><entry label="a"><type>audio</type></entry>'
+        "<conference-description><subject>S</subject><available-media>"
+        '<entry label="a"><type>audio</type></entry><entry label="v"><type>video</type></entry>'
         "</available-media></conference-description>"
     )
-    assert state.conference_description is not None
-    assert state.conference_description.available_media is not None
-    assert list(state.conference_description.available_media.entries) == ["a"]
+    assert _available_media(state) == {"a": "audio", "v": "video"}
+    # An entry replaces the one with its label or is added; the others stay (entries have no state).
+    result = merge(
+        state,
+        partial(
+            "<conference-description><subject>T</subject><available-media>"
+            '<entry label="a"><type>text</type></entry><entry label="x"><type>application</type></entry>'
+            "</available-media></conference-description>"
+        ),
+    )
+    assert _available_media(result) == {"a": "text", "v": "video", "x": "application"}
+    assert result.conference_description is not None and result.conference_description.subject == "T"
+    # A description without available-media replaces the local one whole, as other non-keyed elements do.
+    assert _available_media(merge(state, partial("<conference-description/>"))) == {}
 
 
 def test_sidebars_by_val_entries_are_keyed_by_entity_with_state() -> None:
@@ -272,6 +290,13 @@ def test_extensions_replace_when_present_and_foreign_attributes_update() -> None
 def test_root_deleted_empties_the_conference() -> None:
     result = merge(BASE, doc("", state="deleted", version=2))
     assert result.entity == BASE.entity and result.version == 2 and result.users is None
+    # Like a full document, it leaves nothing to have missed: accepted after a version gap.
+    assert merge(BASE, doc("", state="deleted", version=9)).version == 9
+
+
+def test_root_deleted_for_another_conference_needs_full_state() -> None:
+    with pytest.raises(NeedsFullStateError, match="deleted document for 'sip:other@h'"):
+        merge(BASE, doc("", state="deleted", version=2, entity="sip:other@h"))
 
 
 def test_merge_leaves_its_inputs_unchanged_and_shares_unchanged_users() -> None:
