@@ -98,3 +98,14 @@ def test_inconsistent_sip_and_media_settings(tmp_path: Path) -> None:
     path.write_text(BASE + '[[sip.credentials]]\nrealm = "r"\nusername = "u"\n')
     with pytest.raises(ConfigError, match="exactly one of password"):
         load_config(path, environ={})
+
+
+@pytest.mark.parametrize(("depth", "valid"), [(255, True), (256, False)])
+def test_the_document_depth_limit_stays_within_libxml2s(tmp_path: Path, depth: int, valid: bool) -> None:
+    path = tmp_path / "depth.toml"
+    path.write_text(EXAMPLE.read_text().replace("max_document_depth = 64", f"max_document_depth = {depth}"))
+    if valid:
+        assert load_config(path, environ={}).limits.parse_limits().max_depth == depth
+    else:
+        with pytest.raises(ConfigError, match=r"limits\.max_document_depth"):
+            load_config(path, environ={})
