@@ -23,6 +23,7 @@ from gateway.conference_info import (
     Media,
     MediaStatus,
     Roles,
+    SidebarsByVal,
     SipDialogId,
     UriEntry,
     Uris,
@@ -77,7 +78,7 @@ media = st.builds(
 )
 endpoint = st.builds(
     Endpoint,
-    entity=st.sampled_from(["sip:e1@h", "sip:e2@h", "xmpp:u@h/r"]),
+    entity=st.sampled_from([None, "sip:e1@h", "sip:e2@h", "xmpp:u@h/r"]),  # None: an endpoint without a key
     display_text=optional(text),
     referred=optional(execution),
     status=optional(st.sampled_from(EndpointStatus)),
@@ -93,7 +94,8 @@ endpoint = st.builds(
 )
 user = st.builds(
     User,
-    entity=st.builds(lambda n: f"sip:user{n}@example.com", st.integers(0, 9)),
+    # None: a user without a key (the schema allows it; it can be added and replaced, not named)
+    entity=st.none() | st.builds(lambda n: f"sip:user{n}@example.com", st.integers(0, 9)),
     display_text=optional(text),
     associated_aors=optional(uris),
     roles=optional(st.lists(short, min_size=1, max_size=2).map(lambda r: Roles(entries=tuple(r)))),
@@ -127,6 +129,23 @@ conference_state = st.builds(
 )
 
 
+users = st.builds(
+    Users,
+    users=st.lists(user, max_size=5, unique_by=lambda u: u.entity),
+    extensions=extensions,
+    other_attributes=foreign,
+)
+sidebar = st.builds(
+    ConferenceInfo,
+    entity=st.sampled_from(["sip:side1@example.com", "sip:side2@example.com"]),
+    conference_description=optional(description),
+    users=optional(st.builds(Users, users=st.lists(user, max_size=2, unique_by=lambda u: u.entity))),
+)
+sidebars_by_val = st.lists(sidebar, max_size=2, unique_by=lambda c: c.entity).map(
+    lambda entries: SidebarsByVal(entries=entries)
+)
+
+
 def conference(entity: str = "sip:conf@example.com") -> st.SearchStrategy[ConferenceInfo]:
     """A full conference state with the given entity."""
     return st.builds(
@@ -136,10 +155,9 @@ def conference(entity: str = "sip:conf@example.com") -> st.SearchStrategy[Confer
         conference_description=optional(description),
         host_info=optional(st.builds(HostInfo, display_text=optional(text), uris=optional(uris))),
         conference_state=optional(conference_state),
-        users=optional(
-            st.lists(user, max_size=5, unique_by=lambda u: u.entity).map(lambda us: Users(users=us))
-        ),
+        users=optional(users),
         sidebars_by_ref=optional(uris),
+        sidebars_by_val=optional(sidebars_by_val),
         extensions=extensions,
     )
 
@@ -180,7 +198,14 @@ def mutation(draw: st.DrawFn, state: ConferenceInfo) -> ConferenceInfo:
         users.setdefault(added.entity or "", added)
     updates: dict[str, object] = {}
     if state.users is not None or users:
-        updates["users"] = Users(users=users)
+        base = state.users or Users()
+        updates["users"] = Users(
+            users=users, extensions=base.extensions, other_attributes=base.other_attributes
+        )
     if draw(st.booleans()):
         updates["conference_state"] = draw(optional(conference_state))
+    if draw(st.integers(0, 3)) == 0:  # available-media entries added, changed or removed, among others
+        updates["conference_description"] = draw(optional(description))
+    if draw(st.integers(0, 3)) == 0:
+        updates["sidebars_by_val"] = draw(optional(sidebars_by_val))
     return state.model_copy(update=updates)
