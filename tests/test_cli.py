@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from importlib import resources
@@ -321,3 +322,32 @@ def test_translate_of_an_unmappable_address_is_exit_1_with_a_message(tmp_path: P
     [line] = log_lines(result.stderr)
     assert line["event"] == "cannot translate document" and line["file"] == str(bad)
     assert "sip:a:pw@h.example" in str(line["error"])
+
+
+def test_logs_are_json_when_piped_and_console_lines_on_a_terminal() -> None:
+    """`--log-format auto` (the default): one JSON object per line into a pipe, readable lines on a TTY."""
+    command = [sys.executable, "-m", "gateway.cli", "doc", "validate", BASIC]
+    piped = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert json.loads(piped.stderr)["event"] == "valid conference-info document"
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=terminal, timeout=60, check=False)
+        os.close(terminal)
+        terminal = -1
+        output = b""
+        while chunk := _read_pty(controller):
+            output += chunk
+    finally:
+        os.close(controller)
+        if terminal != -1:
+            os.close(terminal)
+    assert result.returncode == 0
+    line = output.decode().strip()
+    assert "valid conference-info document" in line and "[info" in line and not line.startswith("{")
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the terminal side is closed and everything has been read
+        return b""
