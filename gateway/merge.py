@@ -257,11 +257,19 @@ def _normalised_child(child: N) -> N:
 
 
 def _normalised_user(user: User) -> User:
-    if user.state is State.FULL and all(e.state is State.FULL for e in user.endpoints.values()):
+    aors = _normalised_uris(user.associated_aors)
+    if (
+        user.state is State.FULL
+        and aors is user.associated_aors
+        and all(e.state is State.FULL for e in user.endpoints.values())
+    ):
         return user
     endpoints = {k: e if e.state is State.FULL else e.model_copy(update={"state": State.FULL})
                  for k, e in user.endpoints.items()}  # fmt: skip
-    return user.model_copy(update={"state": State.FULL, "endpoints": endpoints})
+    updates: dict[str, Any] = {"state": State.FULL, "endpoints": endpoints}
+    if aors is not user.associated_aors:
+        updates["associated_aors"] = aors
+    return user.model_copy(update=updates)
 
 
 def _normalised_users(users: Users) -> Users:

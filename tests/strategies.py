@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ from gateway.conference_info import (
     Roles,
     SidebarsByVal,
     SipDialogId,
+    State,
     UriEntry,
     Uris,
     User,
@@ -209,3 +211,34 @@ def mutation(draw: st.DrawFn, state: ConferenceInfo) -> ConferenceInfo:
     if draw(st.integers(0, 3)) == 0:
         updates["sidebars_by_val"] = draw(optional(sidebars_by_val))
     return state.model_copy(update=updates)
+
+
+@st.composite
+def peer_document(draw: st.DrawFn) -> ConferenceInfo:
+    """A full document as a peer may send it: some users, endpoints and URI lists inside it marked partial
+    (the schema allows it; as a state they are full)."""
+    doc = draw(conference())
+
+    def marked(node: Any) -> Any:
+        return node.model_copy(update={"state": State.PARTIAL}) if draw(st.booleans()) else node
+
+    def user_marked(u: User) -> User:
+        endpoints = {k: marked(e) for k, e in u.endpoints.items()}
+        aors = marked(u.associated_aors) if u.associated_aors is not None else None
+        return marked(u.model_copy(update={"endpoints": endpoints, "associated_aors": aors}))
+
+    updates: dict[str, Any] = {}
+    if doc.users is not None:
+        updates["users"] = marked(
+            doc.users.model_copy(update={"users": {k: user_marked(u) for k, u in doc.users.users.items()}})
+        )
+    description = doc.conference_description
+    if description is not None and description.conf_uris is not None:
+        updates["conference_description"] = description.model_copy(
+            update={"conf_uris": marked(description.conf_uris)}
+        )
+    if doc.host_info is not None and doc.host_info.uris is not None:
+        updates["host_info"] = doc.host_info.model_copy(update={"uris": marked(doc.host_info.uris)})
+    if doc.sidebars_by_ref is not None:
+        updates["sidebars_by_ref"] = marked(doc.sidebars_by_ref)
+    return doc.model_copy(update=updates)

@@ -20,6 +20,7 @@ from gateway.conference_info import (
     EndpointStatus,
     Media,
     MediaStatus,
+    Node,
     State,
     User,
     Users,
@@ -30,7 +31,7 @@ from gateway.document_writer import serialize
 from gateway.errors import VersionOverflowError
 from gateway.merge import merge
 from gateway.recipient_view import RecipientView, SharedDocuments
-from tests.strategies import conference, mutation
+from tests.strategies import conference, mutation, peer_document
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -51,6 +52,37 @@ def test_merge_of_diff_gives_the_new_state(a: ConferenceInfo, b: ConferenceInfo)
     assert same_content(result, b)
     assert result.version == d.version
     # and the document survives the wire
+    assert same_content(merge(a, parse(serialize(d))), b)
+
+
+def _states(node: object) -> list[object]:
+    """Every `state` inside a model."""
+    found = []
+    if isinstance(node, Node):
+        if "state" in type(node).model_fields:
+            found.append(node.__dict__["state"])
+        for value in node.__dict__.values():
+            found += _states(value)
+    elif isinstance(node, dict | tuple | list):
+        for value in node.values() if isinstance(node, dict) else node:
+            found += _states(value)
+    return found
+
+
+@PROPERTY
+@given(peer_document(), peer_document())
+def test_documents_with_nested_partial_states_become_states_that_diff_and_merge_back(
+    x: ConferenceInfo, y: ConferenceInfo
+) -> None:
+    """A full document may mark users, endpoints and URI lists partial; `merge` makes every one full, and
+    `diff` between such states merges back exactly, on the wire too."""
+    a, b = merge(None, x), merge(None, y)
+    assert set(_states(a)) <= {State.FULL} and set(_states(b)) <= {State.FULL}
+    d = diff(a, b)
+    if d is None:
+        assert same_content(a, b)
+        return
+    assert same_content(merge(a, d), b)
     assert same_content(merge(a, parse(serialize(d))), b)
 
 
