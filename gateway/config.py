@@ -136,7 +136,7 @@ class AddressesSection(_Section):
 
 class LimitsSection(_Section):
     max_document_bytes: int = Field(1 << 20, ge=1024)
-    max_document_depth: int = Field(64, ge=8, le=255)  # libxml2 stops at 256 itself
+    max_document_depth: int = Field(64, ge=8, le=256)  # libxml2 refuses deeper documents itself
     max_document_elements: int = Field(100_000, ge=100)
     coalescing_window_ms: int = Field(200, ge=0, le=10_000)
 

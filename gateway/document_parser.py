@@ -29,7 +29,7 @@ _LINE_AND_COLUMN = re.compile(r", line \d+, column \d+$")
 _QLEN = len(_Q)
 _ROOT = _Q + "conference-info"
 _NAMESPACE_BYTES = NAMESPACE.encode()
-_LIBXML2_MAX_DEPTH = 255  # libxml2 refuses a document nested 256 deep ("Excessive depth in document")
+_LIBXML2_MAX_DEPTH = 256  # libxml2 refuses a document nested 257 deep ("Excessive depth in document: 256")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,21 +244,22 @@ def _line(el: etree._Element) -> int | None:
 
 
 def _element_path(el: etree._Element) -> str:
-    """`/conference-info/users/user[2]` style path of an element, local names only."""
+    """`/conference-info/users/user[2]` style path of an element, local names only, from the document's root
+    (not from the Coin IQ that carries it)."""
     parts = []
     node: etree._Element | None = el
     while node is not None:
         tag = node.tag
         name = etree.QName(tag).localname
         parent = node.getparent()
-        if parent is not None:
+        if parent is not None and tag != _ROOT:
             # Siblings of the same name, matched by lxml (not by making each one's name: a long namespace
             # URI times many siblings would be gigabytes).
             before = sum(1 for _ in node.itersiblings(tag, preceding=True))
             if before or next(node.itersiblings(tag), None) is not None:
                 name += f"[{before + 1}]"
         parts.append(name)
-        node = parent
+        node = None if tag == _ROOT else parent
     return "/" + "/".join(reversed(parts))
 
 

@@ -100,7 +100,7 @@ def test_inconsistent_sip_and_media_settings(tmp_path: Path) -> None:
         load_config(path, environ={})
 
 
-@pytest.mark.parametrize(("depth", "valid"), [(255, True), (256, False)])
+@pytest.mark.parametrize(("depth", "valid"), [(256, True), (257, False)])
 def test_the_document_depth_limit_stays_within_libxml2s(tmp_path: Path, depth: int, valid: bool) -> None:
     path = tmp_path / "depth.toml"
     path.write_text(EXAMPLE.read_text().replace("max_document_depth = 64", f"max_document_depth = {depth}"))

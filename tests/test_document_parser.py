@@ -131,6 +131,18 @@ def test_from_element_accepts_a_coin_iq_child_and_leaves_it_alone() -> None:
     assert iq[0].get("sid") == "s1"
 
 
+@pytest.mark.parametrize("sid", ["", ' sid="s1"'])
+def test_errors_in_a_coin_iq_child_are_located_from_the_document_root(sid: str) -> None:
+    iq = etree.fromstring(
+        f'<iq xmlns="jabber:component:accept" type="set"><conference-info xmlns="{NAMESPACE}"{sid} '
+        'entity="xmpp:m@example.com" state="full" version="2"><users><user entity="a"/><user entity="a"/>'
+        "</users></conference-info></iq>".encode()
+    )
+    with pytest.raises(DocumentError) as caught:
+        ConferenceInfoParser().from_element(iq[0])
+    assert caught.value.path == "/conference-info/users/user[2]"
+
+
 # -- serialisation -------------------------------------------------------------------------------------
 
 
@@ -448,10 +460,22 @@ def test_configurable_depth_limit() -> None:
         parse(nested, ParseLimits(max_depth=5))
 
 
+def test_the_deepest_limit_is_libxml2s_own() -> None:
+    """At max_depth=256, a document 256 deep gets as far as the schema; 257 deep is refused in our words."""
+
+    def nested(depth: int) -> bytes:  # the root and depth - 1 elements inside it
+        return doc("<x:e xmlns:x='urn:x'>" + "<x:e>" * (depth - 2) + "</x:e>" * (depth - 2) + "</x:e>")
+
+    limits = ParseLimits(max_depth=256)
+    assert parse(nested(256), limits).extensions
+    with pytest.raises(DocumentError, match="nested deeper than the limit of 256"):
+        parse(nested(257), limits)
+
+
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
-        ({"max_depth": 256}, "max_depth must be at most 255"),  # libxml2 stops at 256 by itself
+        ({"max_depth": 257}, "max_depth must be at most 256"),  # libxml2 refuses 257 levels by itself
         ({"max_bytes": 0}, "max_bytes must be at least 1"),
         ({"max_elements": -1}, "max_elements must be at least 1"),
     ],
