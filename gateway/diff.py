@@ -4,7 +4,8 @@
 the version, which is `old.version + 1` unless given), a `full` document where that is no larger or where
 a partial cannot express the change, or None when the states are equal. Where at least half as many users
 changed as `new` holds (say every user left), both are serialised and the smaller is sent: that costs in
-proportion to the change; below that, a partial is always the smaller.
+proportion to the change. Below that the partial is sent: it names fewer than half as many users as the full
+document holds, and none of them at more length.
 
 A partial goes down to endpoint and media level: a user whose endpoint changed status is sent as a partial
 user holding a partial endpoint holding only what changed. What RFC 4575 partials cannot say is sent whole
