@@ -435,6 +435,19 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+def construct(
+    cls: type[N], fields: dict[str, Any], fields_set: set[str], private: dict[str, Any] | None
+) -> N:
+    """A model with exactly these field values (every field), fields-set and private attributes (copied),
+    not validated: what `model_construct` does, without its generic work."""
+    model = _new(cls)
+    _set_dict(model, fields)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None if private is None else dict(private))
+    return model
+
+
 def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
     """Make a model from values that are already valid, without validating them again.
 
@@ -442,12 +455,7 @@ def build_trusted(cls: type[N], values: dict[str, Any]) -> N:
     (immutable) default values between instances.
     """
     defaults, private = field_defaults(cls)
-    model = _new(cls)
-    _set_dict(model, {**defaults, **values})
-    _set_fields_set(model, set(values))
-    _set_extra(model, None)
-    _set_private(model, None if private is None else dict(private))
-    return model
+    return construct(cls, {**defaults, **values}, set(values), private)
 
 
 def replace(model: N, updates: dict[str, Any]) -> N:
@@ -455,10 +463,9 @@ def replace(model: N, updates: dict[str, Any]) -> N:
     `model_copy(update=...)` does, without its generic copying: it runs for every node translated)."""
     if not updates:
         return model
-    copy_ = _new(type(model))
-    _set_dict(copy_, {**model.__dict__, **updates})
-    _set_fields_set(copy_, model.__pydantic_fields_set__ | updates.keys())
-    _set_extra(copy_, None)
-    private = model.__pydantic_private__
-    _set_private(copy_, None if private is None else dict(private))
-    return copy_
+    return construct(
+        type(model),
+        {**model.__dict__, **updates},
+        model.__pydantic_fields_set__ | updates.keys(),
+        model.__pydantic_private__,
+    )

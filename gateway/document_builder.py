@@ -323,6 +323,8 @@ def build(spec: Spec, el: etree._Element, extra: dict[str, Any] | None = None) -
 # know (tag by tag, most frequent first) and hand it the rest. They give the same models as `build` with
 # the same spec (tested against it on generated documents). Like `build`, they are for schema-validated
 # input only: they trust that every attribute and child is one the schema allows, where it allows it.
+# Like `build`, each ends with the four assignments of `conference_info.construct` written out: calling it
+# (interpreted) from these compiled functions, once per model, measured 1.8% more instructions for P1.
 _T_DISPLAY_TEXT = _Q + "display-text"
 _T_WHEN, _T_REASON, _T_BY = _Q + "when", _Q + "reason", _Q + "by"
 _T_TYPE, _T_LABEL, _T_SRC_ID, _T_STATUS = _Q + "type", _Q + "label", _Q + "src-id", _Q + "status"
