@@ -40,6 +40,17 @@ def same_content(a: ConferenceInfo, b: ConferenceInfo) -> bool:
     return a.model_copy(update={"version": None}) == b.model_copy(update={"version": None})
 
 
+def assert_diff_merges_back(a: ConferenceInfo, b: ConferenceInfo) -> None:
+    """`diff(a, b)` is None only when they are equal, and otherwise `merge` turns `a` into `b` with it,
+    as a model and after the wire."""
+    d = diff(a, b)
+    if d is None:
+        assert same_content(a, b)
+        return
+    assert same_content(merge(a, d), b)
+    assert same_content(merge(a, parse(serialize(d))), b)
+
+
 @PROPERTY
 @given(conference(), conference())
 def test_merge_of_diff_gives_the_new_state(a: ConferenceInfo, b: ConferenceInfo) -> None:
@@ -78,12 +89,7 @@ def test_documents_with_nested_partial_states_become_states_that_diff_and_merge_
     `diff` between such states merges back exactly, on the wire too."""
     a, b = merge(None, x), merge(None, y)
     assert set(_states(a)) <= {State.FULL} and set(_states(b)) <= {State.FULL}
-    d = diff(a, b)
-    if d is None:
-        assert same_content(a, b)
-        return
-    assert same_content(merge(a, d), b)
-    assert same_content(merge(a, parse(serialize(d))), b)
+    assert_diff_merges_back(a, b)
 
 
 @PROPERTY
@@ -91,12 +97,7 @@ def test_documents_with_nested_partial_states_become_states_that_diff_and_merge_
 def test_merge_of_diff_of_a_mutation_gives_the_new_state(data: st.DataObject) -> None:
     a = data.draw(conference())
     b = data.draw(mutation(a))
-    d = diff(a, b)
-    if d is None:
-        assert same_content(a, b)
-        return
-    assert same_content(merge(a, d), b)
-    assert same_content(merge(a, parse(serialize(d))), b)
+    assert_diff_merges_back(a, b)
 
 
 @PROPERTY
@@ -243,18 +244,15 @@ def test_full_document_when_every_user_changed() -> None:
     assert d is not None and d.state is State.FULL
 
 
-def _leave(before: ConferenceInfo, keep: int) -> ConferenceInfo:
-    """`before` after every user but the first `keep` left."""
-    return merge(
-        before,
-        ConferenceInfo(
-            entity=before.entity,
+def _leaving(before: ConferenceInfo, keep: int) -> ConferenceInfo:
+    """The partial document in which every user of `before` but the first `keep` leaves."""
+    return ConferenceInfo(
+        entity=before.entity,
+        state=State.PARTIAL,
+        version=(before.version or 0) + 1,
+        users=Users(
             state=State.PARTIAL,
-            version=(before.version or 0) + 1,
-            users=Users(
-                state=State.PARTIAL,
-                users=[User(entity=key, state=State.DELETED) for key in list(before.user_map())[keep:]],
-            ),
+            users=[User(entity=key, state=State.DELETED) for key in list(before.user_map())[keep:]],
         ),
     )
 
@@ -263,22 +261,11 @@ def _leave(before: ConferenceInfo, keep: int) -> ConferenceInfo:
 def test_the_smaller_of_partial_and_full_is_sent(users: int, keep: int) -> None:
     """Everyone leaving a large room is a small full document; half of them leaving, a small partial."""
     before = room(users)
-    after = _leave(before, keep)
+    leaving = _leaving(before, keep)
+    after = merge(before, leaving)
     d = diff(before, after)
     assert d is not None
-    other = (
-        full_document(after, 2)
-        if d.state is State.PARTIAL
-        else ConferenceInfo(
-            entity=before.entity,
-            state=State.PARTIAL,
-            version=2,
-            users=Users(
-                state=State.PARTIAL,
-                users=[User(entity=k, state=State.DELETED) for k in list(before.user_map())[keep:]],
-            ),
-        )
-    )
+    other = full_document(after, 2) if d.state is State.PARTIAL else leaving
     assert len(serialize(d)) <= len(serialize(other))
     assert same_content(merge(before, d), after)
     if keep == 0:
